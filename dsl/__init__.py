@@ -1,0 +1,1 @@
+"""The Earmark contract language: parse, check, compile, evaluate and format `.earmark` files."""

@@ -1,0 +1,1 @@
+"""The Earmark ledger: notes, transactions, validation, notary and stores."""

@@ -1,0 +1,1 @@
+"""Earmark services and the `earmark` command line: the composition root."""
