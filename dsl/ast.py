@@ -12,6 +12,7 @@ from typing import Any
 
 from dsl.errors import Span
 
+
 def _span() -> Any:
     """A span field that takes no part in equality or repr."""
     return field(compare=False, repr=False)

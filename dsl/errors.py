@@ -143,5 +143,5 @@ class InternalError(DslError, RuntimeError):
     """A bug inside the compiler: never the contract author's fault."""
 
 
-class FactError(DslError, ValueError):
-    """Facts or usage given to the evaluator are malformed (wrong type, unknown name)."""
+class InputError(DslError, ValueError):
+    """Input to the evaluator or a query is malformed: unknown token, wrong fact, bad value."""

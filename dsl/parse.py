@@ -49,7 +49,8 @@ def parse_contract(text: str) -> ParseResult:
     size = len(text.encode("utf-8"))
     if size > SOURCE_BYTES_MAX:
         message = f"the contract is {size} bytes; the limit is {SOURCE_BYTES_MAX} bytes"
-        return ParseResult(None, (Diagnostic(errors.CONTRACT_TOO_LARGE, message, _first_line(text)),))
+        too_large = Diagnostic(errors.CONTRACT_TOO_LARGE, message, _first_line(text))
+        return ParseResult(None, (too_large,))
     comments: list[Token] = []
     found = _parse_with_recovery(text, comments)
     if isinstance(found, tuple):
@@ -64,15 +65,15 @@ def parse_contract(text: str) -> ParseResult:
 def parse_value(text: str) -> ast.Expr:
     """Parse one value as written in a contract (`12_500 KZT`, `0.8 %`, `merchant`), for the CLI.
 
-    Raises `errors.FactError` naming what was expected.
+    Raises `errors.InputError` naming what was expected.
     """
     try:
         tree = parser().parse(text, start="fact_value")
     except UnexpectedInput as error:
-        raise errors.FactError(f"cannot read {text!r} as a value: {_describe(error)}") from None
+        raise errors.InputError(f"cannot read {text!r} as a value: {_describe(error)}") from None
     result = _to_ast(tree)
     if isinstance(result, Diagnostic):
-        raise errors.FactError(f"cannot read {text!r} as a value: {result.message}")
+        raise errors.InputError(f"cannot read {text!r} as a value: {result.message}")
     expr: ast.Expr = result
     return expr
 
@@ -90,9 +91,10 @@ def _parse_with_recovery(text: str, comments: list[Token]) -> ast.Contract | tup
             tree = parser().parse(visible, start=start)
         except UnexpectedInput as error:
             found.append(_syntax_diagnostic(error))
-            offset = _resume_offset(text, error)
-            if offset is None:
+            resume = _resume_offset(text, error)
+            if resume is None:
                 break
+            offset = resume
             start = "items"
             continue
         if found:
@@ -233,7 +235,8 @@ def _to_ast(tree: Tree[Token]) -> Any:
     try:
         return _Builder().transform(tree)
     except VisitError as error:
-        raise errors.InternalError(f"building the syntax tree failed: {error.orig_exc!r}") from error
+        failure = error.orig_exc
+        raise errors.InternalError(f"building the syntax tree failed: {failure!r}") from error
 
 
 _NESTING_RULES = {"negation", "compare", "member", "not_member", "arithmetic", "set_literal",
