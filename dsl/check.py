@@ -215,8 +215,8 @@ class _Checker:
         known = self._operation(rule.operation, rule.operation_span)
         scope = Scope(constants, token.currency, token.name, rule.operation if known else None)
         condition = self.resolver.condition(rule.condition, scope) if rule.condition else None
-        targets = self._convert_clause(rule, rule.targets, types.CURRENCY, "to")
-        providers = self._convert_clause(rule, rule.providers, types.STRING, "via")
+        targets = self._convert_clause(rule, rule.targets, types.CURRENCY, constants)
+        providers = self._convert_clause(rule, rule.providers, types.STRING, constants)
         if not known or (condition is not None and condition.type.is_error):
             return None
         because = rule.because.value if rule.because else None
@@ -224,14 +224,15 @@ class _Checker:
                         rule.span)
 
     def _convert_clause(self, rule: ast.Rule, expr: ast.Expr | None, element: types.Type,
-                        keyword: str) -> frozenset[str] | None:
+                        constants: dict[str, ir.Const]) -> frozenset[str] | None:
         if expr is None:
             return None
+        keyword = "to" if element == types.CURRENCY else "via"
         if rule.operation != "convert":
             self.report(errors.CONVERT_CLAUSE_MISPLACED, f"`{keyword}` belongs to convert "
                         f"rules, not to {rule.operation}", expr.span)
             return None
-        scope = Scope({}, None, operation="convert", facts_allowed=False)
+        scope = Scope(constants, None, operation="convert", facts_allowed=False)
         node = self.resolver.expression(expr, scope)
         if node.type.is_error or not isinstance(node, ir.Const):
             return None
@@ -286,7 +287,10 @@ class _Checker:
     def _warn_dead_rules(self, rules: tuple[RuleSpec, ...]) -> None:
         blocked: dict[str, RuleSpec] = {}
         for rule in rules:
-            if _never(rule.condition):
+            if rule.operation == "return":
+                self.report(errors.NEVER_FIRES, f"`{rule.name}` changes nothing: a return to "
+                            "the issuer is always allowed", rule.span)
+            elif _never(rule.condition):
                 self.report(errors.NEVER_FIRES, f"`{rule.name}` can never fire: its condition "
                             "is always false", rule.span)
             elif rule.kind == "deny" and _always(rule):

@@ -49,7 +49,7 @@ def build_question(policy: CompiledPolicy, operation: str, amount: str,
     amount_minor = _money(amount, policy.currency, "--amount")
     given = dict(_split(pair, "--fact") for pair in fact_pairs)
     for name in given:
-        if name not in FACTS or name == "amount" or name == "op":
+        if name not in FACTS or name in {"amount", "op"}:
             settable = sorted(set(FACTS) - {"amount", "op"})
             raise errors.InputError(f"unknown fact {name!r}; facts are {', '.join(settable)}"
                                     + _hint(name, settable))

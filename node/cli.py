@@ -113,7 +113,7 @@ def fmt(
 
 
 @app.command()
-def explain(
+def explain(  # noqa: PLR0917 - Typer maps each option to one parameter
     file: Annotated[Path, typer.Argument(help="The contract.")],
     token: Annotated[str, typer.Option(help="The token whose policy decides.")],
     op: Annotated[str, typer.Option(help="The operation: purchase, transfer, convert, …")],

@@ -1,0 +1,77 @@
+"""`make demo`: the main job on the embedded default, as a person would run it by hand.
+
+Each step prints the `earmark` command it runs and then its real output. Until the ledger and the
+nodes exist, the story is the contract language's: check every shipped contract and ask whether a
+few payments would be allowed, and why.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from rich.console import Console
+
+_console = Console(highlight=False, soft_wrap=True)
+HEALTH = "contracts/health_benefit.earmark"
+REMIT = "contracts/jpy_stablecoin_remittance.earmark"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One command of the story and what it shows."""
+
+    title: str
+    arguments: tuple[str, ...]
+
+
+STEPS = (
+    Step("Check every shipped contract and run its examples", ("check", "contracts/")),
+    Step("A pharmacy purchase with health-benefit money",
+         ("explain", HEALTH, "--token", "HEALTH", "--op", "purchase", "--amount", "12_500 KZT",
+          "--fact", "receiver.mcc=5912")),
+    Step("The same money at a grocery: refused, closed by default",
+         ("explain", HEALTH, "--token", "HEALTH", "--op", "purchase", "--amount", "3_000 KZT",
+          "--fact", "receiver.mcc=5411")),
+    Step("An offline clinic payment over the offline cap: refused by a rule, with its reason",
+         ("explain", HEALTH, "--token", "HEALTH", "--op", "purchase", "--amount", "30_000 KZT",
+          "--fact", "receiver.mcc=8062", "--fact", "channel=offline", "--json")),
+    Step("A clinic payment that would pass the monthly limit",
+         ("explain", HEALTH, "--token", "HEALTH", "--op", "purchase", "--amount", "150_000 KZT",
+          "--fact", "receiver.mcc=8062", "--usage", "wallet.month=400_000 KZT")),
+    Step("Benefit money 91 days after issue: expired, it can only go back to the ministry",
+         ("explain", HEALTH, "--token", "HEALTH", "--op", "purchase", "--amount", "1_000 KZT",
+          "--fact", "receiver.mcc=5912", "--fact", "token.age=91 days")),
+    Step("A yen stablecoin converted to riel through a listed FX provider",
+         ("explain", REMIT, "--token", "JPYC", "--op", "convert", "--amount", "50_000 JPY",
+          "--fact", "quote.provider=soramitsu-fx", "--fact", "quote.target=KHR",
+          "--fact", "quote.spread=0.8 %")),
+    Step("How fast policies decide on one core", ("bench", "dsl", "--decisions", "200000")),
+)
+
+
+def run(step: Step) -> int:
+    """Print the command, run it, return its exit code."""
+    _console.rule(f"[bold]{step.title}")
+    shown = " ".join(_quoted(argument) for argument in step.arguments)
+    _console.print(f"[dim]$ earmark {shown}[/]")
+    done = subprocess.run([sys.executable, "-m", "node.cli", *step.arguments], check=False)
+    return done.returncode
+
+
+def _quoted(argument: str) -> str:
+    return f'"{argument}"' if " " in argument else argument
+
+
+def main() -> None:
+    """Run the story; stop at the first command that fails for a reason other than a refusal."""
+    for step in STEPS:
+        if run(step) != 0:
+            _console.print(f"[red]the demo stopped: `{step.title}` failed[/]")
+            raise SystemExit(1)
+    _console.rule("[bold green]demo complete")
+
+
+if __name__ == "__main__":
+    main()
