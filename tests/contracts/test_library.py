@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dsl.format import format_source
 from dsl.model import ExampleSpec, ExpectSpec
 from dsl.phases import CompiledContract
 
@@ -106,3 +107,8 @@ def test_cli_check_passes_on_the_library() -> None:
         f"checked {len(CONTRACT_FILES)} contracts, {total} examples passed, 0 failed"
     )
     assert len(CONTRACT_FILES) == len(REQUIRED)
+
+
+def test_contract_is_in_canonical_layout(contract: CompiledContract) -> None:
+    """The shipped contracts are examples to copy: each is already what `earmark fmt` writes."""
+    assert format_source(contract.text) == contract.text
