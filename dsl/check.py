@@ -56,14 +56,18 @@ class _Checker:
             self.report(errors.TOO_MANY_ITEMS, f"the contract has {len(contract.items)} items; "
                         f"the limit is {ITEMS_MAX}", contract.header.span)
         constants = self._sets(_of(contract.items, ast.SetDef))
-        tokens = self._tokens(_of(contract.items, ast.TokenDef))
-        policies = self._policies(_of(contract.items, ast.PolicyDef), tokens, constants)
+        token_defs = _of(contract.items, ast.TokenDef)
+        tokens = self._tokens(token_defs)
+        written = {definition.name for definition in token_defs}
+        policies = self._policies(_of(contract.items, ast.PolicyDef), tokens, written, constants)
         corridors = self._corridors(_of(contract.items, ast.FxDef))
         for name, token in tokens.items():
             if name not in policies:
                 self.report(errors.TOKEN_WITHOUT_POLICY, f"token {name} has no policy, so it "
                             "can only be returned to its issuer", token.span,
                             help=f"add `policy {name} {{ ... }}`")
+                # Closed by default: an empty policy admits nothing but a return.
+                policies[name] = PolicySpec(token, (), (), (), frozenset(), token.span)
         examples = check_examples(
             self.resolver, _of(contract.items, ast.ExampleDef), tokens, policies, corridors,
             constants,
@@ -103,12 +107,14 @@ class _Checker:
 
     def _tokens(self, definitions: Iterable[ast.TokenDef]) -> dict[str, TokenSpec]:
         tokens: dict[str, TokenSpec] = {}
+        seen: set[str] = set()
         for definition in definitions:
             token = self._token(definition)
-            if definition.name in tokens:
+            if definition.name in seen:
                 self._duplicate("token", definition.name, definition.name_span)
             elif token is not None:
                 tokens[definition.name] = token
+            seen.add(definition.name)
         return tokens
 
     def _token(self, definition: ast.TokenDef) -> TokenSpec | None:
@@ -170,10 +176,12 @@ class _Checker:
     # ---- policies ----------------------------------------------------------------------------
 
     def _policies(self, definitions: Iterable[ast.PolicyDef], tokens: dict[str, TokenSpec],
-                  constants: dict[str, ir.Const]) -> dict[str, PolicySpec]:
+                  written: set[str], constants: dict[str, ir.Const]) -> dict[str, PolicySpec]:
         policies: dict[str, PolicySpec] = {}
         for definition in definitions:
             token = tokens.get(definition.token)
+            if token is None and definition.token in written:
+                continue  # the token's own error was reported; its policy cannot be checked
             if token is None:
                 self.report(errors.UNKNOWN_TOKEN, f"no token `{definition.token}` in this "
                             "contract", definition.token_span, help=suggest(definition.token,

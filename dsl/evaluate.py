@@ -27,7 +27,7 @@ class Ground(StrEnum):
     DEFAULT = "default"  # no allow admitted: closed by default
     LIMIT = "limit"
     EXPIRY = "expiry"
-    RETURN = "return"  # return to the issuer is always allowed
+    RETURN = "return"  # a return to the issuer is always allowed, and to anyone else never
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,7 @@ class CompiledPolicy:
             raise errors.InputError(f"token {self.token} is {self.currency}; the facts say "
                                    f"{facts.currency}")
         if facts.operation == "return":
-            return _RETURN_ALLOWED
+            return self._return(facts)
         if facts.operation == "convert" and facts.quote is None:
             raise errors.InputError("a convert needs its quote (provider, target, spread, fee)")
         trace: list[TraceEntry] = []
@@ -156,6 +156,13 @@ class CompiledPolicy:
         reason = f"no rule allows {facts.operation} of {self.token} here (closed by default)"
         return Decision(False, Ground.DEFAULT, None, reason, tuple(trace))
 
+    def _return(self, facts: Facts) -> Decision:
+        if facts.receiver.id == self.issuer:
+            return _RETURN_ALLOWED
+        reason = (f"a return goes back to the issuer {self.issuer}, not to "
+                  f"{facts.receiver.id or 'an unnamed receiver'}")
+        return Decision(False, Ground.RETURN, None, reason, ())
+
     def _expiry(self, facts: Facts, trace: list[TraceEntry]) -> Decision | None:
         expiry = self.expiry
         if expiry is None:
@@ -166,7 +173,7 @@ class CompiledPolicy:
             return None
         trace.append(TraceEntry(expiry.ref.name, expiry.ref.line, "expired"))
         when = datetime.fromtimestamp(deadline, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        reason = f"the note expired at {when}; it can only be returned to {self.issuer}"
+        reason = f"the note expired at {when}; {_AFTER_EXPIRY[expiry.then].format(self.issuer)}"
         return Decision(False, Ground.EXPIRY, expiry.ref, reason, tuple(trace))
 
 
@@ -186,10 +193,18 @@ def _limit_reason(limit: CompiledLimit, used: int, facts: Facts) -> str:
     amount = format_minor(facts.amount_minor, facts.currency)
     if limit.usage_field is None:
         return f"{amount} is over the {limit.ref.name} of {cap}"
+    if limit.usage_field == "receiver_held":
+        held = format_minor(used, facts.currency)
+        return f"the receiver would hold more than {cap} ({held} held, {amount} more)"
     already = format_minor(used, facts.currency)
     return f"{amount} more would pass the {limit.ref.name} of {cap} ({already} already used)"
 
 
+_AFTER_EXPIRY = {
+    "return": "it can only be returned to {0}",
+    "burn": "{0} burns it",
+    "release": "it is released: once swept it is plain money",
+}
 _NO_USAGE = Usage()
 _RETURN_ALLOWED = Decision(True, Ground.RETURN, None,
                            "return to the issuer is always allowed", ())

@@ -38,6 +38,12 @@ from dsl.model import (
 from dsl.resolve import Resolver, Scope, date_seconds, suggest
 from dsl.types import Kind, Type
 
+# Examples run on a fixed calendar so that they are deterministic; see `dsl.examples`.
+EXAMPLE_START = "2026-01-01"
+EXAMPLE_END = "2200-01-01"
+EXAMPLE_START_S = date_seconds(EXAMPLE_START) or 0
+EXAMPLE_END_S = date_seconds(EXAMPLE_END) or 0
+
 
 @dataclass(frozen=True, slots=True)
 class _Subject:
@@ -47,7 +53,7 @@ class _Subject:
     issuer: str
     rule_names: frozenset[str]
     rule_lines: frozenset[int]
-    corridor: bool
+    corridor_target: str | None  # set for a corridor's examples: the only currency to convert to
 
 
 def check_examples(  # noqa: PLR0917 - the checker's whole context, passed once
@@ -106,18 +112,20 @@ def _token_subject(token: TokenSpec, policy: PolicySpec | None) -> _Subject:
         named += [(limit.name, limit.span.line) for limit in policy.limits]
         named += [(hold.name, hold.span.line) for hold in policy.holds]
     return _Subject(token.currency, token.issuer, frozenset(name for name, _ in named),
-                    frozenset(line for _, line in named), corridor=False)
+                    frozenset(line for _, line in named), corridor_target=None)
 
 
 def _corridor_subject(corridor: CorridorSpec) -> _Subject:
     return _Subject(corridor.source, "", frozenset(c.name for c in corridor.clauses),
-                    frozenset(c.span.line for c in corridor.clauses), corridor=True)
+                    frozenset(c.span.line for c in corridor.clauses),
+                    corridor_target=corridor.target)
 
 
 @dataclass(slots=True)
 class _StepChecker:
     resolver: Resolver
     constants: dict[str, ir.Const]
+    clock_s: int = 0  # the example's clock as the steps so far have moved it
 
     def report(self, code: errors.Code, message: str, span: Span, label: str = "",
                help: str = "") -> None:
@@ -129,6 +137,7 @@ class _StepChecker:
                         f"the limit is {EXAMPLE_STEPS_MAX}", example.title.span)
             return None
         before = len(self.resolver.found)
+        self.clock_s = EXAMPLE_START_S
         checked: list[StepSpec] = []
         for index, step in enumerate(example.steps):
             earlier = example.steps[:index]
@@ -161,14 +170,14 @@ class _StepChecker:
             self.report(errors.UNKNOWN_OPERATION, f"unknown operation `{step.operation}`",
                         step.operation_span, help=suggest(step.operation, OPERATIONS))
             return None
-        if subject.corridor and step.operation != "convert":
+        if subject.corridor_target and step.operation != "convert":
             self.report(errors.BAD_STEP, "an example of an FX corridor can only convert",
                         step.operation_span)
             return None
         amount = self._amount(step.amount, subject.currency)
         channel = self._channel(step.channel)
         sender = self._party(step.sender, default_sender(step.operation, subject.issuer))
-        quote = self._quote(step) if step.operation == "convert" else None
+        quote = self._quote(step, subject) if step.operation == "convert" else None
         receiver: Party | None = default_receiver("convert", subject.issuer,
                                                   quote.provider if quote else "")
         if step.operation != "convert":
@@ -220,7 +229,7 @@ class _StepChecker:
             return None
         return replace(Party(id=party.role, role=party.role), **values)
 
-    def _quote(self, step: ast.OperationStep) -> Quote | None:
+    def _quote(self, step: ast.OperationStep, subject: _Subject) -> Quote | None:
         target = step.receiver.role if step.receiver else None
         if step.receiver is None or step.receiver.facts or target is None:
             self.report(errors.BAD_STEP, "a convert step names its target currency: "
@@ -236,6 +245,10 @@ class _StepChecker:
         if node.type != types.CURRENCY:
             self.report(errors.TYPE_MISMATCH, f"convert goes to a currency, not "
                         f"{node.type.describe()}", step.receiver.span)
+            return None
+        if subject.corridor_target not in {None, target}:
+            self.report(errors.BAD_STEP, f"this corridor converts to {subject.corridor_target}, "
+                        f"not to {target}", step.receiver.span)
             return None
         values = self._fields(step.quote, QUOTE_FIELDS, "a quote")
         if values is None:
@@ -270,6 +283,22 @@ class _StepChecker:
     # ---- clock and expectations --------------------------------------------------------------
 
     def _advance(self, step: ast.Advance) -> AdvanceSpec | None:
+        found = self._advance_unbounded(step)
+        if found is None:
+            return None
+        moved_to = found.to_s if found.to_s is not None else self.clock_s + (found.by_s or 0)
+        if moved_to < self.clock_s:
+            self.report(errors.BAD_STEP, "the example's clock cannot go back", step.span,
+                        help="steps happen in order; start a new example for an earlier date")
+            return None
+        if moved_to >= EXAMPLE_END_S:
+            self.report(errors.BAD_STEP, f"the example's clock must stay before {EXAMPLE_END}",
+                        step.span)
+            return None
+        self.clock_s = moved_to
+        return found
+
+    def _advance_unbounded(self, step: ast.Advance) -> AdvanceSpec | None:
         if step.to is not None:
             seconds = date_seconds(step.to.text)
             if seconds is None:

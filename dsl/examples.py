@@ -1,8 +1,8 @@
 """Running a contract's `example` blocks against its compiled policies and corridors.
 
-Each example starts on `EXAMPLE_START` with a note issued at that moment. Operations that are
-allowed count toward limits (per wallet for the sender, per merchant for the receiver, holdings for
-`hold at most`) in the calendar periods of `dsl.periods`; `advance` moves the clock.
+Each example starts on `dsl.example_steps.EXAMPLE_START` with a note issued at that moment.
+Allowed spends count toward limits (per wallet for the sender, per merchant for the receiver,
+holdings for `hold at most`) in the calendar periods of `dsl.periods`; `advance` moves the clock.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from dsl import errors
 from dsl.errors import Diagnostic
 from dsl.evaluate import CompiledCorridor, CompiledPolicy, Decision, Ground
-from dsl.facts import HOLDING_OPERATIONS, PERIODS, Facts, Party, Usage
+from dsl.example_steps import EXAMPLE_START_S
+from dsl.facts import HOLDING_OPERATIONS, PERIODS, SPENDING_OPERATIONS, Facts, Party, Usage
 from dsl.model import AdvanceSpec, ExampleSpec, ExpectSpec, OperationStepSpec
 from dsl.periods import period_key
-from dsl.resolve import date_seconds
 
-EXAMPLE_START = "2026-01-01"
-_START_S = date_seconds(EXAMPLE_START) or 0
+_START_S = EXAMPLE_START_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,8 @@ class _Ledger:
         totals: dict[str, int] = {"receiver_held": self.held.get(receiver, 0)}
         for period in PERIODS:
             now = period_key(period, self.now_s)
-            same = [s for s in self.spends if period_key(period, s[0]) == now]
+            same = [s for s in self.spends
+                    if s[3] in SPENDING_OPERATIONS and period_key(period, s[0]) == now]
             totals[f"wallet_{period}"] = sum(s[4] for s in same if s[1] == sender)
             totals[f"merchant_{period}"] = sum(
                 s[4] for s in same if s[2] == receiver and s[3] == "purchase")
@@ -52,9 +52,11 @@ class _Ledger:
     def record(self, step: OperationStepSpec) -> None:
         self.spends.append((self.now_s, step.sender, step.receiver, step.operation,
                             step.amount_minor))
+        # Whatever the operation, the sender's note is spent; only some leave the token with the
+        # receiver.
+        self.held[step.sender] = self.held.get(step.sender, 0) - step.amount_minor
         if step.operation in HOLDING_OPERATIONS:
             self.held[step.receiver] = self.held.get(step.receiver, 0) + step.amount_minor
-            self.held[step.sender] = self.held.get(step.sender, 0) - step.amount_minor
 
 
 def run_examples(

@@ -14,7 +14,7 @@ from typing import Any
 
 from dsl import errors, ir, types
 from dsl.evaluate import CompiledPolicy
-from dsl.examples import EXAMPLE_START
+from dsl.example_steps import EXAMPLE_START_S
 from dsl.facts import (
     FACTS,
     OPERATIONS,
@@ -59,8 +59,7 @@ def build_question(policy: CompiledPolicy, operation: str, amount: str,
 
 def _facts(policy: CompiledPolicy, operation: str, amount_minor: int,
            values: dict[str, Any]) -> Facts:
-    start = date_seconds(EXAMPLE_START) or 0
-    now = values.get("now", start)
+    now = values.get("now", EXAMPLE_START_S)
     issued_at = values.get("token.issued_at", now - values.get("token.age", 0))
     sender = _party(default_sender(operation, policy.issuer), "sender", values)
     provider = values.get("quote.provider", "")

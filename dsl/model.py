@@ -23,12 +23,6 @@ class ExpirySpec:
     then: str  # "return", "burn" or "release"
     span: Span
 
-    def deadline_s(self, issued_at_s: int) -> int:
-        """The first moment at which a note issued at `issued_at_s` is expired."""
-        if self.at_s is not None:
-            return self.at_s
-        return issued_at_s + (self.after_s or 0)
-
 
 @dataclass(frozen=True, slots=True)
 class TokenSpec:

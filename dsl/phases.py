@@ -127,7 +127,8 @@ def _guarded(phase: Callable[[], _T], fallback: _T, contract: CompiledContract) 
     try:
         return phase()
     except Exception as crash:
-        _log.exception("internal compiler error in %s", contract.path)
+        # The diagnostic tells the user; the traceback is for Earmark's developers (debug log).
+        _log.debug("internal compiler error in %s", contract.path, exc_info=True)
         contract._internal.append(Diagnostic(
             errors.INTERNAL,
             f"internal compiler error: {type(crash).__name__}: {crash}; this is a bug in "
