@@ -120,6 +120,8 @@ class CompiledPolicy:
 
     def decide(self, facts: Facts, usage: Usage | None = None) -> Decision:
         """Evaluate the policy for one spend of a note of this token."""
+        if facts.amount_minor <= 0:
+            raise errors.InputError(f"an amount is more than zero, not {facts.amount_minor}")
         if facts.currency != self.currency:
             raise errors.InputError(f"token {self.token} is {self.currency}; the facts say "
                                    f"{facts.currency}")
@@ -172,9 +174,16 @@ class CompiledPolicy:
             trace.append(TraceEntry(expiry.ref.name, expiry.ref.line, "not expired"))
             return None
         trace.append(TraceEntry(expiry.ref.name, expiry.ref.line, "expired"))
-        when = datetime.fromtimestamp(deadline, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        when = _moment_text(deadline)
         reason = f"the note expired at {when}; {_AFTER_EXPIRY[expiry.then].format(self.issuer)}"
         return Decision(False, Ground.EXPIRY, expiry.ref, reason, tuple(trace))
+
+
+def _moment_text(seconds: int) -> str:
+    try:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, ValueError, OSError):  # outside the calendar datetime can show
+        return f"{seconds} s after 1970-01-01 UTC"
 
 
 def _first_exceeded(limits: tuple[CompiledLimit, ...], facts: Facts, usage: Usage,

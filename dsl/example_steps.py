@@ -206,7 +206,10 @@ class _StepChecker:
                 self.report(errors.TYPE_MISMATCH, f"an operation moves an amount, not "
                             f"{amount.type.describe()}", quantity.span)
             return None
-        return amount.value if isinstance(amount.value, int) else None
+        if not isinstance(amount.value, int) or amount.value <= 0:
+            self.report(errors.BAD_STEP, "an operation moves more than zero", quantity.span)
+            return None
+        return amount.value
 
     def _channel(self, channel: ast.Name | None) -> str | None:
         if channel is None:

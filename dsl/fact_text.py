@@ -47,6 +47,8 @@ def build_question(policy: CompiledPolicy, operation: str, amount: str,
         raise errors.InputError(f"unknown operation {operation!r}; expected one of "
                                 f"{', '.join(OPERATIONS)}" + _hint(operation, OPERATIONS))
     amount_minor = _money(amount, policy.currency, "--amount")
+    if amount_minor <= 0:
+        raise errors.InputError(f"--amount: a transaction moves more than zero, not {amount!r}")
     given = dict(_split(pair, "--fact") for pair in fact_pairs)
     for name in given:
         if name not in FACTS or name in {"amount", "op"}:
@@ -54,6 +56,8 @@ def build_question(policy: CompiledPolicy, operation: str, amount: str,
             raise errors.InputError(f"unknown fact {name!r}; facts are {', '.join(settable)}"
                                     + _hint(name, settable))
     values = {name: _fact_value(name, text, policy.currency) for name, text in given.items()}
+    if values.get("token.age", 0) < 0:
+        raise errors.InputError("--fact token.age: a note's age is zero or more")
     return Question(_facts(policy, operation, amount_minor, values), _usage(policy, usage_pairs))
 
 
@@ -97,7 +101,10 @@ def _usage(policy: CompiledPolicy, pairs: list[str]) -> Usage:
         if key not in USAGE_KEYS:
             raise errors.InputError(f"unknown usage {key!r}; expected one of "
                                     f"{', '.join(USAGE_KEYS)}" + _hint(key, USAGE_KEYS))
-        totals[usage_field(key)] = _money(text, policy.currency, f"--usage {key}")
+        total = _money(text, policy.currency, f"--usage {key}")
+        if total < 0:
+            raise errors.InputError(f"--usage {key}: usage is zero or more, not {text!r}")
+        totals[usage_field(key)] = total
     return Usage(**totals)
 
 

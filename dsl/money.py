@@ -7,15 +7,18 @@ dollar has two decimals. Floats never appear: the text goes straight to `decimal
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import NewType
 
 import iso4217
+
+from dsl.errors import DslError
 
 AmountMinor = NewType("AmountMinor", int)
 CurrencyCode = NewType("CurrencyCode", str)
 
 
-class MoneyError(ValueError):
+class MoneyError(DslError, ValueError):
     """A currency or amount that cannot be represented exactly; `reason` says which rule."""
 
     def __init__(self, reason: str, message: str) -> None:
@@ -51,16 +54,28 @@ def parse_number(text: str) -> Decimal:
         raise MoneyError("number", f"{text!r} is not a number") from None
 
 
+def scale_exact(number: str, factor: int) -> int | None:
+    """`number` times `factor` as an integer, or None when the product has a fraction.
+
+    Exact at any size: `Decimal` arithmetic would round past 28 digits.
+    """
+    try:
+        product = Fraction(number.replace("_", "")) * factor
+    except (ValueError, ZeroDivisionError):
+        raise MoneyError("number", f"{number!r} is not a number") from None
+    return product.numerator if product.denominator == 1 else None
+
+
 def to_minor(number: str, currency: str) -> AmountMinor:
     """`"12.50", "USD"` → 1250; refuses more decimals than the currency has."""
     places = exponent(currency)
-    scaled = parse_number(number).scaleb(places)
-    if scaled != scaled.to_integral_value():
+    scaled = scale_exact(number, 10**places)
+    if scaled is None:
         raise MoneyError(
             "decimals",
             f"{currency} has {places} decimal{'s' if places != 1 else ''}; {number} has more",
         )
-    return AmountMinor(int(scaled))
+    return AmountMinor(scaled)
 
 
 def format_minor(amount_minor: int, currency: str) -> str:

@@ -33,7 +33,8 @@ class CompiledContract:
     @classmethod
     def from_file(cls, path: Path | str) -> CompiledContract:
         """Read a `.earmark` file (UTF-8)."""
-        return cls(Path(path).read_text(encoding="utf-8"), str(path))
+        # utf-8-sig: editors on some systems start files with a byte-order mark.
+        return cls(Path(path).read_text(encoding="utf-8-sig"), str(path))
 
     @cached_property
     def parsed(self) -> ParseResult:

@@ -166,12 +166,12 @@ class Resolver:
     def _Quantity(self, expr: ast.Quantity, scope: Scope) -> ir.Const:  # noqa: N802
         unit = expr.unit
         if unit in DURATION_UNITS:
-            seconds = money.parse_number(expr.number) * DURATION_UNITS[unit]
-            if seconds != seconds.to_integral_value():
+            seconds = money.scale_exact(expr.number, DURATION_UNITS[unit])
+            if seconds is None:
                 self.report(errors.BAD_LITERAL, f"{expr.number} {unit} is not a whole number of "
                             "seconds", expr.span)
                 return ir.Const(None, types.ERROR, expr.span)
-            return ir.Const(int(seconds), types.DURATION, expr.span)
+            return ir.Const(seconds, types.DURATION, expr.span)
         if money.is_currency(unit):
             return self._money(expr)
         if _CURRENCY_SHAPE.match(unit):

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dsl import errors
 from dsl.evaluate import Decision
@@ -32,8 +33,9 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Measure Earmark's speed on this machine.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
-_out = Console(highlight=False, soft_wrap=True)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup is off by default: paths, facts and reasons are the user's text and print as written.
+_out = Console(highlight=False, soft_wrap=True, markup=False)
+_err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 PathsArgument = Annotated[list[Path], typer.Argument(help="Contract files or folders.")]
 
@@ -160,14 +162,14 @@ def decision_json(decision: Decision) -> dict[str, object]:
 def _print_decision(decision: Decision, file: Path) -> None:
     verdict = "[green]allowed[/]" if decision.allowed else "[red]denied[/]"
     where = f" by `{decision.rule.name}` ({file}:{decision.rule.line})" if decision.rule else ""
-    _out.print(f"{verdict}{where}")
-    _out.print(f"reason: {decision.reason}", markup=False)
+    _out.print(f"{verdict}{escape(where)}", markup=True)
+    _out.print(f"reason: {decision.reason}")
     if decision.release:
         _out.print("the receiver gets plain money: the earmark ends here")
     if decision.trace:
         _out.print("trace:")
         for entry in decision.trace:
-            _out.print(f"  {entry.rule} (line {entry.line}): {entry.outcome}", markup=False)
+            _out.print(f"  {entry.rule} (line {entry.line}): {entry.outcome}")
 
 
 @bench_app.command("dsl")
@@ -190,7 +192,7 @@ def bench_dsl(
         _out.print_json(json.dumps(result.as_dict()))
         return
     for line in result.lines():
-        _out.print(line, markup=False)
+        _out.print(line)
 
 
 if __name__ == "__main__":
