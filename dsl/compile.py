@@ -37,7 +37,9 @@ def compile_policy(contract: str, policy: PolicySpec) -> CompiledPolicy:
     expiry = None
     if token.expiry is not None:
         ref = RuleRef(contract, "expires", token.expiry.span.line, token.expiry.span.column)
-        expiry = CompiledExpiry(ref, token.expiry.at_s, token.expiry.after_s, token.expiry.then)
+        expiry = CompiledExpiry(ref, token.expiry.at_s, token.expiry.after_s, token.expiry.then,
+                                TraceEntry("expires", ref.line, "not expired"),
+                                TraceEntry("expires", ref.line, "expired"))
     rules = [_rule(contract, rule) for rule in policy.rules]
     specs: list[LimitSpec | HoldSpec] = [*policy.limits, *policy.holds]
     limits = [(_limit(contract, spec), spec) for spec in specs]

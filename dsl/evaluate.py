@@ -101,6 +101,8 @@ class CompiledExpiry:
     at_s: int | None
     after_s: int | None
     then: str
+    not_expired: TraceEntry
+    expired: TraceEntry
 
     def deadline_s(self, issued_at_s: int) -> int:
         """The first moment at which a note issued at `issued_at_s` is expired."""
@@ -171,9 +173,9 @@ class CompiledPolicy:
             return None
         deadline = expiry.deadline_s(facts.issued_at_s)
         if facts.now_s < deadline:
-            trace.append(TraceEntry(expiry.ref.name, expiry.ref.line, "not expired"))
+            trace.append(expiry.not_expired)
             return None
-        trace.append(TraceEntry(expiry.ref.name, expiry.ref.line, "expired"))
+        trace.append(expiry.expired)
         when = _moment_text(deadline)
         reason = f"the note expired at {when}; {_AFTER_EXPIRY[expiry.then].format(self.issuer)}"
         return Decision(False, Ground.EXPIRY, expiry.ref, reason, tuple(trace))
