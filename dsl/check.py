@@ -15,7 +15,7 @@ from typing import TypeVar
 from dsl import ast, errors, ir, money, types
 from dsl.errors import Diagnostic, Span
 from dsl.example_steps import check_examples
-from dsl.facts import OPERATIONS, RELEASE_OPERATIONS
+from dsl.facts import CHANNELS, FACTS, OPERATIONS, RELEASE_OPERATIONS, ROLES
 from dsl.limits import ITEMS_MAX, POLICY_ITEMS_MAX
 from dsl.model import (
     CheckedContract,
@@ -378,8 +378,9 @@ def _of(items: Iterable[object], kind: type[_T]) -> list[_T]:
 
 
 def _is_reserved(name: str) -> bool:
-    node = Resolver().expression(ast.Name(name, errors.UNKNOWN_SPAN), Scope({}, "XXX"))
-    return not node.type.is_error
+    """Whether a bare `name` already means something: a fact, role, channel, operation, currency."""
+    vocabulary = (*FACTS, *ROLES, *CHANNELS, *OPERATIONS)
+    return name in vocabulary or money.is_currency(name)
 
 
 def _never(condition: ir.Node | None) -> bool:

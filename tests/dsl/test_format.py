@@ -54,46 +54,7 @@ def _condition(condition: str) -> str:
 
 # ---- the design page's contract --------------------------------------------------------------
 
-HEALTH_BENEFIT = """\
-contract health_benefit version 1
-  "Social health benefit: payable only to licensed medical providers."
-
-set clinics    = {8011, 8021, 8031, 8041, 8042, 8043, 8049, 8050, 8062, 8071, 8099}
-set pharmacies = {5122, 5912}
-
-token HEALTH {
-  currency KZT
-  issuer "ministry-of-health"
-  expires 90 days after issue, then return to issuer
-}
-
-policy HEALTH {
-  allow distribute when receiver.role == individual and receiver.kyc >= 1
-  allow purchase when receiver.mcc in clinics + pharmacies and amount <= 200_000 KZT
-  deny  transfer because "benefit money cannot be sent to another person"
-  deny  purchase when channel == offline and amount > 20_000 KZT
-        because "offline payments from benefits are capped at 20 000 KZT"
-  limit 500_000 KZT per wallet per month
-  release on purchase          # the clinic receives plain KZT
-}
-
-example "a pharmacy purchase is allowed" {
-  purchase 12_500 KZT to merchant(mcc: 5912)
-  expect allowed
-}
-
-example "groceries are refused" {
-  purchase 3_000 KZT to merchant(mcc: 5411)
-  expect denied
-}
-
-example "the monthly limit holds" {
-  purchase 200_000 KZT to merchant(mcc: 8062)
-  purchase 200_000 KZT to merchant(mcc: 8062)
-  purchase 200_000 KZT to merchant(mcc: 8062)
-  expect denied by limit
-}
-"""
+HEALTH_BENEFIT = (Path(__file__).parents[1] / "data" / "design_health_benefit.earmark").read_text()
 
 HEALTH_BENEFIT_FORMATTED = """\
 contract health_benefit version 1
