@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy dsl node
+	$(BIN)/mypy dsl engine node
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -n 2

@@ -1,0 +1,191 @@
+"""The canonical, domain-separated byte encoding of transactions, and ids derived from it.
+
+Canonical: JSON with sorted keys, no spaces, integers for amounts and times, strings for
+decimals, so every implementation that follows this page gets the same bytes. Domain-separated:
+each kind of bytes starts with its own tag, so a hash or signature made for one can never be taken
+for another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from dsl.facts import CHANNELS, OPERATIONS, ROLES, Party, Quote
+from engine.errors import Refusal, ResultCode, TransactionRefused
+from engine.ids import ContractHash, NoteId, ParticipantId, TxId
+from engine.model import Output, TokenRef, Transaction
+
+TRANSACTION_DOMAIN: Final = b"earmark/transaction/v1\x00"
+SIGNING_DOMAIN: Final = b"earmark/sign-transaction/v1\x00"
+NOTE_DOMAIN: Final = b"earmark/note/v1\x00"
+ENCODED_BYTES_MAX: Final = 64 * 1024  # one transaction, encoded
+INPUTS_MAX: Final = 64  # notes spent by one transaction
+OUTPUTS_MAX: Final = 64  # notes created by one transaction
+TEXT_CHARS_MAX: Final = 256  # any id, name or nonce inside a transaction
+
+
+def to_wire(transaction: Transaction) -> dict[str, Any]:
+    """The transaction as plain JSON values."""
+    return {
+        "operation": transaction.operation,
+        "inputs": list(transaction.inputs),
+        "outputs": [_output(output) for output in transaction.outputs],
+        "sender": _party(transaction.sender),
+        "receiver": _party(transaction.receiver),
+        "created_at_s": transaction.created_at_s,
+        "nonce": transaction.nonce,
+        "channel": transaction.channel,
+        "quote": _quote(transaction.quote) if transaction.quote else None,
+    }
+
+
+def transaction_bytes(transaction: Transaction) -> bytes:
+    """The canonical bytes that the transaction id hashes."""
+    text = json.dumps(to_wire(transaction), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+    return TRANSACTION_DOMAIN + text.encode("utf-8")
+
+
+def transaction_id(transaction: Transaction) -> TxId:
+    """The transaction's id: SHA-256 of its canonical bytes, in hex."""
+    return TxId(hashlib.sha256(transaction_bytes(transaction)).hexdigest())
+
+
+def signing_bytes(tx_id: TxId) -> bytes:
+    """What every signer of a transaction signs."""
+    return SIGNING_DOMAIN + bytes.fromhex(tx_id)
+
+
+def note_id(tx_id: TxId, index: int) -> NoteId:
+    """The id of output `index` of transaction `tx_id`."""
+    data = NOTE_DOMAIN + bytes.fromhex(tx_id) + index.to_bytes(4, "big")
+    return NoteId(hashlib.sha256(data).hexdigest())
+
+
+def _output(output: Output) -> dict[str, Any]:
+    token = output.token
+    return {
+        "owner": output.owner, "amount_minor": output.amount_minor, "currency": output.currency,
+        "token": {"contract": token.contract, "token": token.token} if token else None,
+    }
+
+
+def _party(party: Party) -> dict[str, Any]:
+    return {"id": party.id, "role": party.role, "kyc": party.kyc, "bank": party.bank,
+            "region": party.region, "mcc": party.mcc}
+
+
+def _quote(quote: Quote) -> dict[str, Any]:
+    return {"provider": quote.provider, "target": quote.target, "rate": str(quote.rate),
+            "spread": str(quote.spread), "fee": str(quote.fee), "age_s": quote.age_s}
+
+
+# ---- decoding: strict, every problem a `malformed` refusal -------------------------------------
+
+
+def from_wire(data: object) -> Transaction:
+    """A transaction from JSON values; raises `TransactionRefused(malformed)` on any defect."""
+    try:
+        return _transaction(_mapping(data, "transaction"))
+    except _Malformed as problem:
+        raise TransactionRefused(Refusal(ResultCode.MALFORMED, str(problem))) from None
+
+
+def from_bytes(data: bytes) -> Transaction:
+    """A transaction from its canonical bytes (domain tag included)."""
+    if len(data) > ENCODED_BYTES_MAX:
+        raise TransactionRefused(Refusal(
+            ResultCode.MALFORMED, f"{len(data)} bytes; a transaction is at most "
+                                  f"{ENCODED_BYTES_MAX}"))
+    if not data.startswith(TRANSACTION_DOMAIN):
+        raise TransactionRefused(Refusal(ResultCode.MALFORMED, "not an Earmark transaction"))
+    try:
+        value = json.loads(data[len(TRANSACTION_DOMAIN):].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+        raise TransactionRefused(Refusal(ResultCode.MALFORMED, f"not JSON: {problem}")) from None
+    return from_wire(value)
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _mapping(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Malformed(f"{what} must be an object")
+    return value
+
+
+def _text(data: dict[str, Any], key: str, choices: tuple[str, ...] | None = None) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or len(value) > TEXT_CHARS_MAX:
+        raise _Malformed(f"{key} must be a string of at most {TEXT_CHARS_MAX} characters")
+    if choices is not None and value not in choices:
+        raise _Malformed(f"{key} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _integer(data: dict[str, Any], key: str, minimum: int = 0) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise _Malformed(f"{key} must be a whole number of at least {minimum}")
+    return value
+
+
+def _list(data: dict[str, Any], key: str, most: int) -> list[Any]:
+    value = data.get(key)
+    if not isinstance(value, list) or len(value) > most:
+        raise _Malformed(f"{key} must be a list of at most {most}")
+    return value
+
+
+def _transaction(data: dict[str, Any]) -> Transaction:
+    inputs = tuple(NoteId(_text({"input": i}, "input")) for i in _list(data, "inputs", INPUTS_MAX))
+    outputs = tuple(_decode_output(_mapping(o, "output"))
+                    for o in _list(data, "outputs", OUTPUTS_MAX))
+    quote = data.get("quote")
+    return Transaction(
+        operation=_text(data, "operation", OPERATIONS),
+        inputs=inputs,
+        outputs=outputs,
+        sender=_decode_party(_mapping(data.get("sender"), "sender")),
+        receiver=_decode_party(_mapping(data.get("receiver"), "receiver")),
+        created_at_s=_integer(data, "created_at_s"),
+        nonce=_text(data, "nonce"),
+        channel=_text(data, "channel", CHANNELS),
+        quote=_decode_quote(_mapping(quote, "quote")) if quote is not None else None,
+    )
+
+
+def _decode_output(data: dict[str, Any]) -> Output:
+    token = data.get("token")
+    ref = None
+    if token is not None:
+        fields = _mapping(token, "token")
+        ref = TokenRef(ContractHash(_text(fields, "contract")), _text(fields, "token"))
+    return Output(ParticipantId(_text(data, "owner")), _integer(data, "amount_minor", 1),
+                  _text(data, "currency"), ref)
+
+
+def _decode_party(data: dict[str, Any]) -> Party:
+    return Party(_text(data, "id"), _text(data, "role", ROLES), _integer(data, "kyc"),
+                 _text(data, "bank"), _text(data, "region"), _integer(data, "mcc"))
+
+
+def _decode_quote(data: dict[str, Any]) -> Quote:
+    return Quote(_text(data, "provider"), _text(data, "target"), _decimal(data, "rate"),
+                 _decimal(data, "spread"), _decimal(data, "fee"), _integer(data, "age_s"))
+
+
+def _decimal(data: dict[str, Any], key: str) -> Decimal:
+    text = _text(data, key)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise _Malformed(f"{key} must be a decimal number as a string") from None
+    if not value.is_finite():
+        raise _Malformed(f"{key} must be finite")
+    return value

@@ -1,0 +1,82 @@
+"""Notes, outputs, transactions and signatures: the ledger's values, frozen.
+
+Money lives in notes (the token model of the Digital Tenge pilot and e-CNY). A transaction spends
+whole input notes and creates output notes; a note of an earmarked token carries a reference to
+the deployed contract and token whose policy governs it. The parties' facts (role, KYC tier,
+merchant category…) travel in the transaction and are attested by the sender's bank co-signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dsl.facts import Party, Quote
+from engine.ids import ContractHash, NoteId, ParticipantId, TxId
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRef:
+    """An earmarked token: a deployed contract (by hash) and a token it defines."""
+
+    contract: ContractHash
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A note a transaction creates: owner, amount in minor units, currency, token if earmarked."""
+
+    owner: ParticipantId
+    amount_minor: int
+    currency: str
+    token: TokenRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """An unspent (or spent) note in the ledger."""
+
+    id: NoteId
+    owner: ParticipantId
+    amount_minor: int
+    currency: str
+    token: TokenRef | None
+    issued_at_s: int  # when its token was issued (labelled); expiry counts from here
+    created_by: TxId
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """What the sender asks the ledger to do; its id is the hash of its canonical encoding."""
+
+    operation: str
+    inputs: tuple[NoteId, ...]
+    outputs: tuple[Output, ...]
+    sender: Party
+    receiver: Party
+    created_at_s: int
+    nonce: str  # chosen by the sender so that two identical payments have two ids
+    channel: str = "online"
+    quote: Quote | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A signer's Ed25519 signature over the transaction id's signing bytes."""
+
+    signer: ParticipantId
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTransaction:
+    """A transaction with its id and every signature it carries."""
+
+    id: TxId
+    transaction: Transaction
+    signatures: tuple[Signature, ...]
+
+    @property
+    def signers(self) -> frozenset[ParticipantId]:
+        """Who signed (validity is checked separately)."""
+        return frozenset(signature.signer for signature in self.signatures)
