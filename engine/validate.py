@@ -1,0 +1,279 @@
+"""Validation of a signed transaction against the ledger, in the documented order.
+
+Each step refuses with its own result code, and the first refusal wins (`ResultCode` lists the
+order): malformed → bad_signature → note_unknown → note_already_spent → not_authorised →
+not_conserved → token_change_not_allowed → contract_unknown → the contract's decision
+(note_expired, purpose_not_allowed, limit_exceeded). Validation reads the ledger through
+`LedgerView` and changes nothing; the notary commits what it accepts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from dsl.evaluate import CompiledPolicy, Decision, Ground
+from dsl.facts import Facts, Usage
+from dsl.money import is_currency
+from engine.encoding import note_id, signing_bytes, transaction_id
+from engine.errors import Refusal, ResultCode
+from engine.ids import NoteId, ParticipantId
+from engine.keys import verify
+from engine.model import Note, Output, SignedTransaction, TokenRef, Transaction
+from engine.participants import Registry
+
+CLOCK_SKEW_MAX_S: Final = 300  # how far a transaction's time may be from the notary's
+SIGNATURES_MAX: Final = 16
+CUSTOMER_ROLES: Final = frozenset({"individual", "merchant"})
+_NEW_MONEY: Final = frozenset({"issue"})
+_DESTROYS_MONEY: Final = frozenset({"redeem"})
+
+
+class LedgerView(Protocol):
+    """What validation needs to read: notes, their spent state, contracts and usage totals."""
+
+    def notes(self, ids: Sequence[NoteId]) -> Mapping[NoteId, tuple[Note, bool]]:
+        """The notes that exist among `ids`, each with whether it is spent."""
+        ...
+
+    def policy(self, token: TokenRef) -> CompiledPolicy | None:
+        """The compiled policy of a deployed token, if deployed."""
+        ...
+
+    def usage(self, token: TokenRef, transaction: Transaction,
+              owner: ParticipantId) -> Usage:
+        """Totals for the token's limits as of the transaction's time."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A valid transaction: what it spends, what it creates, and the contract's decision."""
+
+    signed: SignedTransaction
+    spent: tuple[Note, ...]
+    created: tuple[Note, ...]
+    decision: Decision | None  # None for plain money
+    moved_minor: int  # what left the sender, for usage totals
+
+
+class _Refused(Exception):
+    def __init__(self, code: ResultCode, reason: str, decision: Decision | None = None) -> None:
+        super().__init__(reason)
+        self.refusal = Refusal(code, reason, decision.rule if decision else None)
+
+
+def validate(signed: SignedTransaction, ledger: LedgerView, registry: Registry,
+             now_s: int) -> Accepted | Refusal:
+    """Validate `signed` at the notary's time `now_s`; never raises for a bad transaction."""
+    try:
+        return _validate(signed, ledger, registry, now_s)
+    except _Refused as refused:
+        return refused.refusal
+
+
+def _validate(signed: SignedTransaction, ledger: LedgerView, registry: Registry,
+              now_s: int) -> Accepted:
+    transaction = signed.transaction
+    _check_structure(signed, now_s)
+    _check_signatures(signed)
+    spent = _find_inputs(transaction, ledger)
+    token = _single_kind(transaction, spent)
+    policy = ledger.policy(token) if token is not None else None
+    expired = policy is not None and _expired(policy, spent, transaction.created_at_s)
+    _check_authority(signed, spent, registry, policy, expired)
+    _check_conservation(transaction, spent, expired, policy)
+    _check_tokens(transaction, spent, token, policy)
+    owner = spent[0].owner if spent else transaction.outputs[0].owner
+    moved = sum(o.amount_minor for o in transaction.outputs if o.owner != owner) or sum(
+        note.amount_minor for note in spent)
+    decision = None
+    if token is not None and policy is None:
+        raise _Refused(ResultCode.CONTRACT_UNKNOWN, f"no deployed contract {token.contract} "
+                       f"with token {token.token}")
+    # The issuer labelling its own money is authorised above; the policy governs spending.
+    if policy is not None and token is not None and transaction.operation != "label":
+        decision = _decide(policy, transaction, spent, moved, ledger.usage(token, transaction,
+                                                                          owner))
+    created = tuple(_note(signed, index, output, spent)
+                    for index, output in enumerate(transaction.outputs))
+    return Accepted(signed, tuple(spent), created, decision, moved)
+
+
+# ---- 1. malformed -----------------------------------------------------------------------------
+
+
+def _check_structure(signed: SignedTransaction, now_s: int) -> None:
+    transaction = signed.transaction
+    problems = _shape_problems(transaction)
+    if signed.id != transaction_id(transaction):
+        problems.append("the id is not the hash of the transaction")
+    if abs(transaction.created_at_s - now_s) > CLOCK_SKEW_MAX_S:
+        problems.append(f"its time is more than {CLOCK_SKEW_MAX_S} s from the notary's clock")
+    if len(signed.signatures) > SIGNATURES_MAX or len(signed.signers) != len(signed.signatures):
+        problems.append(f"at most {SIGNATURES_MAX} signatures, one per signer")
+    if problems:
+        raise _Refused(ResultCode.MALFORMED, "; ".join(problems))
+
+
+def _shape_problems(transaction: Transaction) -> list[str]:
+    problems = []
+    operation = transaction.operation
+    if operation in _NEW_MONEY and transaction.inputs:
+        problems.append("issue creates money: it spends no notes")
+    if operation not in _NEW_MONEY and not transaction.inputs:
+        problems.append(f"{operation} spends at least one note")
+    if operation not in _DESTROYS_MONEY and not transaction.outputs:
+        problems.append(f"{operation} creates at least one note")
+    if len(set(transaction.inputs)) != len(transaction.inputs):
+        problems.append("a note is listed twice among the inputs")
+    if any(not is_currency(output.currency) for output in transaction.outputs):
+        problems.append("an output's currency is not an ISO 4217 currency")
+    if any(output.amount_minor <= 0 for output in transaction.outputs):
+        problems.append("every output is more than zero")
+    if (operation == "convert") != (transaction.quote is not None):
+        problems.append("a convert carries its quote, and only a convert does")
+    return problems
+
+
+# ---- 2-4. signatures and inputs ---------------------------------------------------------------
+
+
+def _check_signatures(signed: SignedTransaction) -> None:
+    message = signing_bytes(signed.id)
+    for signature in signed.signatures:
+        if not verify(signature.signer, message, signature.signature):
+            raise _Refused(ResultCode.BAD_SIGNATURE,
+                           f"the signature of {signature.signer[:16]}… does not verify")
+
+
+def _find_inputs(transaction: Transaction, ledger: LedgerView) -> list[Note]:
+    found = ledger.notes(transaction.inputs)
+    missing = [note for note in transaction.inputs if note not in found]
+    if missing:
+        raise _Refused(ResultCode.NOTE_UNKNOWN, f"no note {missing[0]}")
+    spent = [note for note in transaction.inputs if found[note][1]]
+    if spent:
+        raise _Refused(ResultCode.NOTE_ALREADY_SPENT, f"note {spent[0]} is already spent")
+    return [found[note][0] for note in transaction.inputs]
+
+
+def _single_kind(transaction: Transaction, spent: list[Note]) -> TokenRef | None:
+    kinds = {(note.currency, note.token) for note in spent}
+    if len(kinds) > 1:
+        raise _Refused(ResultCode.MALFORMED, "the inputs mix currencies or tokens; spend one "
+                       "kind of money per transaction")
+    if transaction.operation == "label":
+        tokens = {output.token for output in transaction.outputs if output.token is not None}
+        if len(tokens) != 1:
+            raise _Refused(ResultCode.MALFORMED, "a label creates notes of exactly one token")
+        return tokens.pop()
+    return spent[0].token if spent else None
+
+
+def _expired(policy: CompiledPolicy, spent: list[Note], at_s: int) -> bool:
+    expiry = policy.expiry
+    if expiry is None:
+        return False
+    return any(at_s >= expiry.deadline_s(note.issued_at_s) for note in spent if note.token)
+
+
+# ---- 5. authority -----------------------------------------------------------------------------
+
+
+def _check_authority(signed: SignedTransaction, spent: list[Note], registry: Registry,
+                     policy: CompiledPolicy | None, expired: bool) -> None:
+    transaction, signers = signed.transaction, signed.signers
+    central = registry.central_bank.key
+    if transaction.operation in _NEW_MONEY | _DESTROYS_MONEY and central not in signers:
+        raise _Refused(ResultCode.NOT_AUTHORISED,
+                       f"{transaction.operation} needs the central bank's signature")
+    issuer = registry.by_name(policy.issuer, "agency") if policy is not None else None
+    sweeping = expired and transaction.operation == "return" and issuer is not None
+    owners = {note.owner for note in spent}
+    if not (owners <= signers or (sweeping and issuer is not None and issuer.key in signers)):
+        raise _Refused(ResultCode.NOT_AUTHORISED, "every note's owner signs its spending")
+    if transaction.operation == "label" and (issuer is None or issuer.key not in owners):
+        raise _Refused(ResultCode.NOT_AUTHORISED, "only the token's issuer labels money")
+    sender = transaction.sender
+    if sender.role in CUSTOMER_ROLES:
+        bank = registry.by_name(sender.bank, "bank")
+        if bank is None or bank.key not in signers:
+            raise _Refused(ResultCode.NOT_AUTHORISED, f"a customer's transaction is co-signed "
+                           f"by their bank ({sender.bank or 'none named'})")
+
+
+# ---- 6-7. conservation and tokens -------------------------------------------------------------
+
+
+def _check_conservation(transaction: Transaction, spent: list[Note], expired: bool,
+                        policy: CompiledPolicy | None) -> None:
+    if transaction.operation in _NEW_MONEY:
+        return
+    inputs, outputs = _totals(spent), _totals(transaction.outputs)
+    burning = expired and policy is not None and policy.expiry is not None and (
+        policy.expiry.then == "burn")
+    if transaction.operation in _DESTROYS_MONEY or burning:
+        if any(outputs[c] > inputs.get(c, 0) for c in outputs) or set(outputs) - set(inputs):
+            raise _Refused(ResultCode.NOT_CONSERVED, "outputs exceed inputs")
+        return
+    if inputs != outputs:
+        raise _Refused(ResultCode.NOT_CONSERVED, f"inputs {dict(inputs)} differ from outputs "
+                       f"{dict(outputs)} per currency")
+
+
+def _totals(items: Sequence[Note | Output]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for item in items:
+        totals[item.currency] += item.amount_minor
+    return dict(totals)
+
+
+def _check_tokens(transaction: Transaction, spent: list[Note], token: TokenRef | None,
+                  policy: CompiledPolicy | None) -> None:
+    operation = transaction.operation
+    owner = spent[0].owner if spent else None
+    for output in transaction.outputs:
+        if output.token == (spent[0].token if spent else None):
+            continue
+        if operation == "label" and output.token == token:
+            continue
+        if operation == "return" and output.token is None:
+            continue  # returned money ends its earmark with the issuer
+        released = policy is not None and policy.plans[operation].release
+        if released and output.token is None and output.owner != owner:
+            continue
+        raise _Refused(ResultCode.TOKEN_CHANGE_NOT_ALLOWED, f"an output of {operation} cannot "
+                       f"{'drop' if output.token is None else 'take on'} an earmark here")
+
+
+# ---- 8. the contract --------------------------------------------------------------------------
+
+_CODES: Final = {
+    Ground.EXPIRY: ResultCode.NOTE_EXPIRED,
+    Ground.LIMIT: ResultCode.LIMIT_EXCEEDED,
+}
+
+
+def _decide(policy: CompiledPolicy, transaction: Transaction, spent: list[Note], moved: int,
+            usage: Usage) -> Decision:
+    issued_at = min((note.issued_at_s for note in spent), default=transaction.created_at_s)
+    facts = Facts(transaction.operation, moved, policy.currency, transaction.sender,
+                  transaction.receiver, transaction.channel, transaction.created_at_s,
+                  issued_at, transaction.quote)
+    decision = policy.decide(facts, usage)
+    if not decision.allowed:
+        raise _Refused(_CODES.get(decision.ground, ResultCode.PURPOSE_NOT_ALLOWED),
+                       decision.reason, decision)
+    return decision
+
+
+def _note(signed: SignedTransaction, index: int, output: Output, spent: list[Note]) -> Note:
+    transaction = signed.transaction
+    # An earmark's clock runs from its label; change and transfers keep the oldest input's time.
+    issued_at = min((note.issued_at_s for note in spent if note.token == output.token),
+                    default=transaction.created_at_s)
+    return Note(note_id(signed.id, index), output.owner, output.amount_minor, output.currency,
+                output.token, issued_at, signed.id)
