@@ -7,43 +7,36 @@ Ed25519 keys and checks the accepted notes or the refusal's code, reason and rul
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import pytest
+from ledger_world import (
+    ALICE,
+    BOB,
+    CLINIC,
+    DAY_S,
+    GROCERY,
+    HALYK,
+    HEALTH,
+    MINISTRY,
+    NOW_S,
+    REGISTRY,
+    SOURCE,
+    fund_alice,
+    purchase,
+    sign,
+    tx,
+)
 
 from dsl.evaluate import CompiledPolicy
 from dsl.facts import Party, Usage
 from dsl.phases import CompiledContract
-from engine.encoding import signing_bytes, transaction_id
+from engine.encoding import transaction_id
 from engine.errors import Refusal, ResultCode
-from engine.ids import ContractHash, NoteId, ParticipantId
-from engine.keys import KeyPair
+from engine.ids import NoteId, ParticipantId
 from engine.model import Note, Output, Signature, SignedTransaction, TokenRef, Transaction
-from engine.participants import Participant, Registry
 from engine.validate import CLOCK_SKEW_MAX_S, Accepted, validate
-
-CONTRACT = Path(__file__).parents[2] / "contracts" / "health_benefit.earmark"
-NOW_S = 1_767_225_600  # 2026-01-01 00:00 UTC
-DAY_S = 86_400
-
-
-def _key(name: str) -> KeyPair:
-    return KeyPair.from_seed(hashlib.sha256(name.encode()).digest())
-
-
-CENTRAL, HALYK, MINISTRY = _key("central"), _key("halyk"), _key("ministry")
-ALICE, BOB, CLINIC, GROCERY = _key("alice"), _key("bob"), _key("clinic"), _key("grocery")
-REGISTRY = Registry.of(
-    Participant(CENTRAL.participant, "central-bank", "central_bank"),
-    [Participant(HALYK.participant, "halyk", "bank"),
-     Participant(MINISTRY.participant, "ministry-of-health", "agency")],
-)
-ALICE_FACTS = Party("alice@halyk", "individual", 1, "halyk")
-SOURCE = CONTRACT.read_text(encoding="utf-8")
-HEALTH = TokenRef(ContractHash(hashlib.sha256(SOURCE.encode()).hexdigest()), "HEALTH")
 
 
 @dataclass
@@ -70,21 +63,6 @@ class MemoryLedger:
             self.entries[note.id] = (note, False)
 
 
-def sign(transaction: Transaction, *keys: KeyPair) -> SignedTransaction:
-    """The transaction signed by each key."""
-    tx_id = transaction_id(transaction)
-    signatures = tuple(Signature(k.participant, k.sign(signing_bytes(tx_id))) for k in keys)
-    return SignedTransaction(tx_id, transaction, signatures)
-
-
-def tx(operation: str, inputs: Sequence[Note], outputs: Sequence[Output], *,
-       sender: Party = ALICE_FACTS, receiver: Party | None = None, at_s: int = NOW_S,
-       channel: str = "online", nonce: str = "1") -> Transaction:
-    """A transaction spending `inputs`."""
-    return Transaction(operation, tuple(n.id for n in inputs), tuple(outputs), sender,
-                       receiver or Party(), at_s, nonce, channel)
-
-
 def accept(ledger: MemoryLedger, signed: SignedTransaction, now_s: int = NOW_S) -> Accepted:
     """Validate, require acceptance, and commit."""
     result = validate(signed, ledger, REGISTRY, now_s)
@@ -104,36 +82,10 @@ def refuse(ledger: MemoryLedger, signed: SignedTransaction, now_s: int = NOW_S) 
 
 @pytest.fixture
 def funded() -> tuple[MemoryLedger, Note]:
-    """The central bank issued to Halyk, Halyk paid the ministry, which labelled 500 000 KZT as
-    HEALTH and distributed 100 000 KZT to Alice; returns the ledger and Alice's note."""
+    """Alice holds 100 000 KZT of HEALTH in an in-memory ledger; returns it and her note."""
     ledger = MemoryLedger(policies={HEALTH: CompiledContract(SOURCE).policy("HEALTH")})
-    bank = Party("halyk", "bank")
-    agency = Party("ministry-of-health", "agency")
-    issued = accept(ledger, sign(tx("issue", [], [Output(HALYK.participant, 100_000_000, "KZT")],
-                                    sender=Party("central-bank", "central_bank"), receiver=bank),
-                                 CENTRAL))
-    paid = accept(ledger, sign(tx("transfer", issued.created,
-                                  [Output(MINISTRY.participant, 50_000_000, "KZT"),
-                                   Output(HALYK.participant, 50_000_000, "KZT")],
-                                  sender=bank, receiver=agency), HALYK))
-    labelled = accept(ledger, sign(tx("label", paid.created[:1],
-                                      [Output(MINISTRY.participant, 50_000_000, "KZT", HEALTH)],
-                                      sender=agency, receiver=agency), MINISTRY))
-    given = accept(ledger, sign(tx("distribute", labelled.created,
-                                   [Output(ALICE.participant, 10_000_000, "KZT", HEALTH),
-                                    Output(MINISTRY.participant, 40_000_000, "KZT", HEALTH)],
-                                   sender=agency, receiver=ALICE_FACTS), MINISTRY))
-    return ledger, given.created[0]
-
-
-def purchase(note: Note, merchant: KeyPair, mcc: int, amount_minor: int,
-             **kw: object) -> Transaction:
-    """Alice pays `amount_minor` to a merchant, released as plain money, change kept earmarked."""
-    outputs = [Output(merchant.participant, amount_minor, "KZT")]
-    if note.amount_minor > amount_minor:
-        outputs.append(Output(ALICE.participant, note.amount_minor - amount_minor, "KZT", HEALTH))
-    receiver = Party(f"m{mcc}@halyk", "merchant", 1, "halyk", mcc=mcc)
-    return tx("purchase", [note], outputs, receiver=receiver, **kw)  # type: ignore[arg-type]
+    note = fund_alice(lambda signed: accept(ledger, signed).created)
+    return ledger, note
 
 
 def test_a_clinic_purchase_commits_and_releases_plain_money(funded: tuple[MemoryLedger, Note]

@@ -1,0 +1,31 @@
+"""Schema migrations (alembic): bring a database to the newest schema before it is used."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("engine") / "migrations"))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every migration the database does not have yet."""
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def new_revision(engine: Engine, message: str) -> None:
+    """Write a migration for what the models have and the database lacks (developers only)."""
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.revision(config, message=message, autogenerate=True)

@@ -1,0 +1,88 @@
+"""The ledger's tables, as SQLModel models; alembic migrations (engine/migrations) create them.
+
+`spent` is the notary's spent set: its primary key is what makes "a note is spent at most once"
+hold across processes and crashes. `journal` is append-only: every commit adds one row per note
+created (+amount) or spent (-amount), from which `earmark ledger verify` rebuilds balances.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+
+class ContractRow(SQLModel, table=True):
+    """A deployed contract, by the hash of its source."""
+
+    __tablename__ = "contracts"
+
+    hash: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=128)
+    version: int
+    source: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class NoteRow(SQLModel, table=True):
+    """A note ever created; spent or not is the `spent` table's business."""
+
+    __tablename__ = "notes"
+
+    id: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(max_length=64, index=True)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    token_contract: str | None = Field(default=None, max_length=64)
+    token_name: str | None = Field(default=None, max_length=128)
+    issued_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_by: str = Field(max_length=64)
+
+
+class SpentRow(SQLModel, table=True):
+    """The notary's spent set: one row per spent note, the spending transaction beside it."""
+
+    __tablename__ = "spent"
+
+    note_id: str = Field(primary_key=True, max_length=64)
+    tx_id: str = Field(max_length=64)
+
+
+class TransactionRow(SQLModel, table=True):
+    """Every transaction the notary answered, committed or refused, for idempotent retries."""
+
+    __tablename__ = "transactions"
+
+    id: str = Field(primary_key=True, max_length=64)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    code: str = Field(max_length=32)  # "committed" or a refusal's result code
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    committed_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class JournalRow(SQLModel, table=True):
+    """Append-only: a note created (+) or spent (-), in commit order."""
+
+    __tablename__ = "journal"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    tx_id: str = Field(max_length=64, index=True)
+    note_id: str = Field(max_length=64)
+    owner: str = Field(max_length=64)
+    currency: str = Field(max_length=3)
+    token: str = Field(default="", max_length=200)  # "contract/token", "" for plain money
+    delta_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class UsageRow(SQLModel, table=True):
+    """Running totals for limits: per token, per wallet or merchant, per calendar period."""
+
+    __tablename__ = "usage"
+
+    token: str = Field(primary_key=True, max_length=200)
+    scope: str = Field(primary_key=True, max_length=16)  # "wallet" or "merchant"
+    party: str = Field(primary_key=True, sa_column_kwargs={"nullable": False}, max_length=256)
+    period: str = Field(primary_key=True, max_length=24)  # "day:2026-01-01", "month:2026-01"
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+__all__ = ["ContractRow", "JournalRow", "NoteRow", "SpentRow", "TransactionRow",
+           "UsageRow"]

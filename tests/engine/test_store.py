@@ -1,0 +1,182 @@
+"""The durable store and the notary, on every store: SQLite always, PostgreSQL when configured.
+
+Method: the health-benefit story committed through a real `Notary` on a real database; the store
+is reopened to stand for a restart; a race between two OS processes checks the spent set. Set
+EARMARK_TEST_POSTGRES_URL to run the same tests on PostgreSQL; under CI (CI=true) a missing
+PostgreSQL fails the PostgreSQL tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ledger_world import (
+    ALICE,
+    CLINIC,
+    HALYK,
+    HEALTH,
+    NOW_S,
+    REGISTRY,
+    SOURCE,
+    fund_alice,
+    purchase,
+    sign,
+)
+from sqlalchemy import create_engine, make_url, text
+
+from engine.encoding import note_id
+from engine.errors import ResultCode
+from engine.ids import NoteId
+from engine.model import Note, SignedTransaction
+from engine.notary import Notary
+from engine.store import SqlStore
+
+POSTGRES_URL = os.environ.get("EARMARK_TEST_POSTGRES_URL", "")
+
+
+def _fresh_postgres() -> str:
+    """An empty database of this test worker's own (xdist runs workers side by side)."""
+    if not POSTGRES_URL:
+        if os.environ.get("CI") == "true":
+            pytest.fail("EARMARK_TEST_POSTGRES_URL is not set: CI must test PostgreSQL")
+        pytest.skip("set EARMARK_TEST_POSTGRES_URL to test PostgreSQL")
+    base = make_url(POSTGRES_URL)
+    name = f"{base.database}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    server = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as db:
+        db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        db.execute(text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL with an empty ledger."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return _fresh_postgres()
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[SqlStore]:
+    """The store on that database, with health_benefit deployed."""
+    opened = SqlStore(url)
+    assert opened.deploy(SOURCE) == HEALTH.contract
+    yield opened
+    opened.close()
+
+
+def notary_for(store: SqlStore) -> Notary:
+    """A notary whose clock stands at the story's time."""
+    return Notary(store, REGISTRY, clock=lambda: NOW_S)
+
+
+def committed(notary: Notary, signed: SignedTransaction) -> tuple[Note, ...]:
+    """Submit, require a commit, and return the notes created."""
+    outcome = notary.submit(signed)
+    assert outcome.committed, outcome.refusal
+    found = notary.store.notes(_created_ids(signed))
+    return tuple(found[i][0] for i in _created_ids(signed))
+
+
+def _created_ids(signed: SignedTransaction) -> list[NoteId]:
+    return [note_id(signed.id, i) for i in range(len(signed.transaction.outputs))]
+
+
+def test_the_story_commits_and_survives_a_restart(store: SqlStore, url: str) -> None:
+    """A clinic purchase commits; after reopening the database the notes and spent set remain,
+    and submitting the same transaction again is answered from the store, changing nothing."""
+    notary = notary_for(store)
+    note = fund_alice(lambda signed: committed(notary, signed))
+    signed = sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK)
+    committed(notary, signed)
+    before = store.table_balances()
+    store.close()
+    reopened = SqlStore(url)
+    again = Notary(reopened, REGISTRY, clock=lambda: NOW_S).submit(signed)
+    assert again.committed and again.replayed
+    assert reopened.notes([note.id])[note.id][1] is True
+    assert reopened.table_balances() == before
+    reopened.close()
+
+
+def test_one_batch_cannot_spend_a_note_twice(store: SqlStore) -> None:
+    """Two purchases from one note in one batch: the first commits, the second is refused."""
+    notary = notary_for(store)
+    note = fund_alice(lambda signed: committed(notary, signed))
+    first = sign(purchase(note, CLINIC, 8062, 100_000), ALICE, HALYK)
+    second = sign(purchase(note, CLINIC, 8062, 200_000, nonce="2"), ALICE, HALYK)
+    outcomes = notary.submit_batch([first, second])
+    assert outcomes[0].committed
+    assert outcomes[1].refusal is not None
+    assert outcomes[1].refusal.code is ResultCode.NOTE_ALREADY_SPENT
+
+
+def _six_notes(notary: Notary) -> list[Note]:
+    return [fund_alice(lambda signed: committed(notary, signed), nonce=str(i)) for i in range(6)]
+
+
+def _six_purchases(notes: list[Note]) -> list[SignedTransaction]:
+    return [sign(purchase(note, CLINIC, 8062, 10_000_000, nonce=f"buy-{i}"), ALICE, HALYK)
+            for i, note in enumerate(notes)]
+
+
+def test_monthly_limit_across_commits(store: SqlStore) -> None:
+    """Purchases committed one by one accumulate in the store's usage: five 100 000 KZT
+    purchases fill the 500 000 KZT month, the sixth is limit_exceeded."""
+    notary = notary_for(store)
+    outcomes = [notary.submit(signed) for signed in _six_purchases(_six_notes(notary))]
+    codes = [o.refusal.code if o.refusal else "committed" for o in outcomes]
+    assert codes == ["committed"] * 5 + [ResultCode.LIMIT_EXCEEDED]
+
+
+def test_limits_count_earlier_transactions_of_the_same_batch(store: SqlStore) -> None:
+    """The same six purchases in one batch: the batch's own earlier spends count, so the sixth
+    is still limit_exceeded and only five commit."""
+    notary = notary_for(store)
+    outcomes = notary.submit_batch(_six_purchases(_six_notes(notary)))
+    codes = [o.refusal.code if o.refusal else "committed" for o in outcomes]
+    assert codes == ["committed"] * 5 + [ResultCode.LIMIT_EXCEEDED]
+
+
+def _race(url: str, signed: SignedTransaction, start: multiprocessing.synchronize.Event,
+          results: multiprocessing.Queue[str]) -> None:
+    store = SqlStore(url)
+    notary = Notary(store, REGISTRY, clock=lambda: NOW_S)
+    start.wait()
+    outcome = notary.submit(signed)
+    results.put("committed" if outcome.committed else outcome.refusal.code.value)  # type: ignore[union-attr]
+    store.close()
+
+
+def test_two_processes_racing_for_one_note_one_wins(store: SqlStore, url: str) -> None:
+    """Two OS processes submit different purchases of the same note at the same moment: exactly
+    one commits and the other is told note_already_spent."""
+    notary = notary_for(store)
+    note = fund_alice(lambda signed: committed(notary, signed))
+    payments = [sign(purchase(note, CLINIC, 8062, 100_000 * (i + 1), nonce=f"race-{i}"), ALICE,
+                     HALYK) for i in range(2)]
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    workers = [context.Process(target=_race, args=(url, p, start, results)) for p in payments]
+    for worker in workers:
+        worker.start()
+    start.set()
+    answers = sorted(results.get(timeout=60) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    assert answers == ["committed", "note_already_spent"]
+
+
+def test_the_journal_rebuilds_the_tables(store: SqlStore) -> None:
+    """After the story, balances rebuilt from the append-only journal equal the tables'."""
+    notary = notary_for(store)
+    note = fund_alice(lambda signed: committed(notary, signed))
+    committed(notary, sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK))
+    assert store.journal_balances() == store.table_balances()
+    assert store.table_balances()[(CLINIC.participant, "KZT", "")] == 1_250_000
