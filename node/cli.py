@@ -15,13 +15,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from dsl import errors
 from dsl.evaluate import Decision
 from dsl.fact_text import build_question
 from dsl.format import format_source
+from dsl.money import format_minor
 from dsl.phases import CompiledContract
 from dsl.render import render, render_all
+from engine.store import SqlStore
+from engine.verify import verify
 from node import benchmarks
 
 app = typer.Typer(
@@ -32,6 +36,8 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Measure Earmark's speed on this machine.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+ledger_app = typer.Typer(help="Inspect a ledger database.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
 
 # Markup is off by default: paths, facts and reasons are the user's text and print as written.
 _out = Console(highlight=False, soft_wrap=True, markup=False)
@@ -170,6 +176,28 @@ def _print_decision(decision: Decision, file: Path) -> None:
         _out.print("trace:")
         for entry in decision.trace:
             _out.print(f"  {entry.rule} (line {entry.line}): {entry.outcome}")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    db: Annotated[str, typer.Option(help="Database URL, e.g. sqlite:///ledger.db.")],
+) -> None:
+    """Rebuild balances and supply from the journal and compare them with the tables."""
+    try:
+        store = SqlStore(db)
+    except SQLAlchemyError as problem:
+        _err.print(f"error: cannot open {db}: {problem}")
+        raise typer.Exit(1) from None
+    report = verify(store)
+    store.close()
+    supply = ", ".join(f"{format_minor(v, c)}" for c, v in sorted(report.supply.items()))
+    _out.print(f"checked {report.balances_checked} balances; supply: {supply or 'none'}")
+    for mismatch in report.mismatches:
+        _err.print(f"mismatch: {mismatch}")
+    if not report.ok:
+        _err.print(f"{len(report.mismatches)} mismatches: the ledger does not verify")
+        raise typer.Exit(1)
+    _out.print("the ledger verifies: the journal and the tables agree")
 
 
 @bench_app.command("dsl")

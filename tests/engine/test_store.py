@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,3 +182,25 @@ def test_the_journal_rebuilds_the_tables(store: SqlStore) -> None:
     committed(notary, sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK))
     assert store.journal_balances() == store.table_balances()
     assert store.table_balances()[(CLINIC.participant, "KZT", "")] == 1_250_000
+
+
+def _earmark(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "node.cli", *arguments], capture_output=True,
+                          text=True, timeout=120, check=False, cwd=Path(__file__).parents[2])
+
+
+def test_ledger_verify_passes_then_reports_a_corrupted_table(store: SqlStore, url: str) -> None:
+    """`earmark ledger verify` agrees with a clean ledger (exit 0), then, after a note's amount
+    is changed behind the ledger's back, reports the balance and supply mismatches (exit 1)."""
+    notary = notary_for(store)
+    note = fund_alice(lambda signed: committed(notary, signed))
+    committed(notary, sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK))
+    clean = _earmark("ledger", "verify", "--db", url)
+    assert clean.returncode == 0, clean.stderr
+    assert "the ledger verifies" in clean.stdout and "1_000_000.00 KZT" in clean.stdout
+    with store.engine.begin() as db:
+        db.execute(text("UPDATE notes SET amount_minor = amount_minor + 1 WHERE owner = :o"),
+                   {"o": CLINIC.participant})
+    broken = _earmark("ledger", "verify", "--db", url)
+    assert broken.returncode == 1
+    assert "mismatch: balance of" in broken.stderr and "mismatch: supply of KZT" in broken.stderr
