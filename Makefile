@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench soak clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Earmark needs Python >= 3.11" or 0)'
@@ -30,6 +30,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	EARMARK_TEST_POSTGRES_URL="$${EARMARK_TEST_POSTGRES_URL:-$$(.ci/postgres || true)}" \
 	$(BIN)/pytest -q -n 2
+
+# Long fault runs, kept out of `make test`: 200 SIGKILLs of a committing process per store.
+soak: $(STAMP)
+	EARMARK_CRASH_KILLS=200 EARMARK_TEST_POSTGRES_URL="$${EARMARK_TEST_POSTGRES_URL:-$$(.ci/postgres)}" \
+	$(BIN)/pytest -q tests/engine/test_crash.py
 
 bench: $(STAMP)
 	$(BIN)/earmark bench dsl
