@@ -132,6 +132,18 @@ class SqlStore:
             rows = db.execute(query).mappings().all()
         return {NoteId(row["id"]): (_note(row), row["tx_id"] is not None) for row in rows}
 
+    def unspent(self, owner: ParticipantId, currency: str, token: TokenRef | None) -> list[Note]:
+        """The owner's unspent notes of one kind of money, largest first."""
+        kind = [_NOTES.c.token_contract.is_(None)] if token is None else [
+            _NOTES.c.token_contract == token.contract, _NOTES.c.token_name == token.token]
+        query = select(_NOTES).select_from(
+            _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
+            _NOTES.c.owner == owner, _NOTES.c.currency == currency, _SPENT.c.tx_id.is_(None),
+            *kind)
+        with self.engine.connect() as db:
+            rows = db.execute(query.order_by(_NOTES.c.amount_minor.desc())).mappings().all()
+        return [_note(row) for row in rows]
+
     def usage(self, token: TokenRef, transaction: Transaction, owner: ParticipantId) -> Usage:
         """The sender's and merchant's totals in the transaction's periods, and holdings."""
         key = token_key(token)

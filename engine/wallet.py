@@ -1,0 +1,106 @@
+"""The wallet side: choose notes for an amount, build the payment with change, sign, submit.
+
+Two payments from one wallet at the same time never choose the same note: a note is reserved
+from the moment it is chosen until its payment is answered. If another process spent a chosen
+note first (the notary says note_already_spent), the wallet chooses again, a bounded number of
+times.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from dsl.facts import Party
+from engine.encoding import signing_bytes, transaction_id
+from engine.errors import EngineError, ResultCode
+from engine.ids import NoteId, ParticipantId
+from engine.keys import KeyPair
+from engine.model import Note, Output, Signature, SignedTransaction, TokenRef, Transaction
+from engine.notary import Notary, Outcome
+from engine.store import SqlStore
+
+ATTEMPTS_MAX = 3  # choices of notes per payment before giving up
+
+
+class InsufficientFunds(EngineError):
+    """The wallet's unreserved notes do not add up to the amount."""
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """What to pay: amount and kind of money, to whom, by which operation."""
+
+    amount_minor: int
+    currency: str
+    token: TokenRef | None
+    to: ParticipantId
+    receiver: Party
+    operation: str = "transfer"
+    plain_to_receiver: bool = False  # the receiver's output is released to plain money
+    channel: str = "online"
+
+
+@dataclass
+class Wallet:
+    """One owner's key and facts; `cosigners` are those who sign beside it (the owner's bank)."""
+
+    key: KeyPair
+    facts: Party
+    store: SqlStore
+    notary: Notary
+    cosigners: Sequence[KeyPair] = ()
+    _reserved: set[NoteId] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _sequence: int = 0
+
+    def pay(self, payment: Payment) -> Outcome:
+        """Choose notes, build, sign and submit; retries with other notes if one was taken."""
+        for _ in range(ATTEMPTS_MAX):
+            notes = self._reserve(payment)
+            try:
+                outcome = self.notary.submit(self._signed(payment, notes))
+            finally:
+                self._release(notes)
+            refusal = outcome.refusal
+            if refusal is None or refusal.code is not ResultCode.NOTE_ALREADY_SPENT:
+                return outcome
+        return outcome
+
+    def _reserve(self, payment: Payment) -> list[Note]:
+        with self._lock:
+            chosen, total = [], 0
+            for note in self.store.unspent(self.key.participant, payment.currency, payment.token):
+                if note.id in self._reserved:
+                    continue
+                chosen.append(note)
+                total += note.amount_minor
+                if total >= payment.amount_minor:
+                    self._reserved.update(n.id for n in chosen)
+                    return chosen
+        raise InsufficientFunds(f"{total} of {payment.amount_minor} {payment.currency} available")
+
+    def _release(self, notes: list[Note]) -> None:
+        with self._lock:
+            self._reserved.difference_update(note.id for note in notes)
+
+    def _signed(self, payment: Payment, notes: list[Note]) -> SignedTransaction:
+        total = sum(note.amount_minor for note in notes)
+        receiving = None if payment.plain_to_receiver else payment.token
+        outputs = [Output(payment.to, payment.amount_minor, payment.currency, receiving)]
+        if total > payment.amount_minor:
+            outputs.append(Output(self.key.participant, total - payment.amount_minor,
+                                  payment.currency, payment.token))
+        with self._lock:
+            self._sequence += 1
+            nonce = f"{time.time_ns()}-{self._sequence}"
+        transaction = Transaction(payment.operation, tuple(n.id for n in notes), tuple(outputs),
+                                  self.facts, payment.receiver, int(self.notary.clock()), nonce,
+                                  payment.channel)
+        tx_id = transaction_id(transaction)
+        message = signing_bytes(tx_id)
+        signatures = tuple(Signature(k.participant, k.sign(message))
+                           for k in (self.key, *self.cosigners))
+        return SignedTransaction(tx_id, transaction, signatures)
