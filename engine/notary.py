@@ -49,6 +49,7 @@ class _BatchView:
     accepted: list[Accepted] = field(default_factory=list)
     spent: set[NoteId] = field(default_factory=set)
     created: dict[NoteId, Note] = field(default_factory=dict)
+    deltas: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
 
     def notes(self, ids: Sequence[NoteId]) -> Mapping[NoteId, tuple[Note, bool]]:
         found = dict(self.store.notes([i for i in ids if i not in self.created]))
@@ -60,7 +61,7 @@ class _BatchView:
 
     def usage(self, token: TokenRef, transaction: Transaction, owner: ParticipantId) -> Usage:
         stored = self.store.usage(token, transaction, owner)
-        deltas = usage_deltas(self.accepted)
+        deltas = self.deltas
         key, totals = token_key(token), {}
         for period in PERIODS:
             label = period_label(period, transaction.created_at_s)
@@ -79,6 +80,8 @@ class _BatchView:
         self.accepted.append(accepted)
         self.spent.update(note.id for note in accepted.spent)
         self.created.update((note.id, note) for note in accepted.created)
+        for usage_key, amount in usage_deltas([accepted]).items():
+            self.deltas[usage_key] = self.deltas.get(usage_key, 0) + amount
 
 
 class Notary:

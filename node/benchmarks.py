@@ -86,3 +86,51 @@ def dsl_decisions(contract: CompiledContract, decisions: int) -> DslBenchResult:
         allowed += decide(facts, usage).allowed
     elapsed = time.perf_counter() - started
     return DslBenchResult(contract.path, token, len(work), allowed, elapsed)
+
+
+LEDGER_TARGET_PER_S = 15_000
+LEDGER_TARGET_RATIO = 0.75
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerBenchResult:
+    """What `earmark bench ledger` measured."""
+
+    database: str
+    transactions: int
+    committed: int
+    seconds: float
+    verify_per_s: float
+    latencies_s: list[float]
+
+    def _percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies_s)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+    def as_dict(self) -> dict[str, object]:
+        """The `--json` form."""
+        per_s = self.transactions / self.seconds
+        return {
+            "database": self.database, "transactions": self.transactions,
+            "committed": self.committed, "seconds": round(self.seconds, 3),
+            "transactions_per_s": round(per_s), "verify_per_s": round(self.verify_per_s),
+            "ratio_to_verify": round(per_s / self.verify_per_s, 3),
+            "p50_commit_ms": round(self._percentile(0.50) * 1000, 2),
+            "p99_commit_ms": round(self._percentile(0.99) * 1000, 2),
+            "target_per_s": LEDGER_TARGET_PER_S, "target_ratio": LEDGER_TARGET_RATIO,
+        }
+
+    def lines(self) -> list[str]:
+        """The human form."""
+        figures = self.as_dict()
+        target_ratio = self.transactions / self.seconds / LEDGER_TARGET_PER_S
+        return [
+            f"earmark bench ledger: {self.database}",
+            f"purchases: {self.transactions:,} ({self.committed:,} committed) in "
+            f"{self.seconds:.2f} s with full validation and durable commits",
+            f"transactions/s: {figures['transactions_per_s']:,} (target "
+            f"{LEDGER_TARGET_PER_S:,}: {target_ratio:.2f}x)",
+            f"raw Ed25519 verify/s, same process: {figures['verify_per_s']:,}; ratio "
+            f"{figures['ratio_to_verify']} (target {LEDGER_TARGET_RATIO})",
+            f"commit latency p50 {figures['p50_commit_ms']} ms, p99 {figures['p99_commit_ms']} ms",
+        ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -26,7 +27,7 @@ from dsl.phases import CompiledContract
 from dsl.render import render, render_all
 from engine.store import SqlStore
 from engine.verify import verify
-from node import benchmarks
+from node import benchmarks, ledger_bench
 
 app = typer.Typer(
     help="Earmark: purpose-bound money contracts, a two-tier ledger and a cross-border hub.",
@@ -198,6 +199,26 @@ def ledger_verify(
         _err.print(f"{len(report.mismatches)} mismatches: the ledger does not verify")
         raise typer.Exit(1)
     _out.print("the ledger verifies: the journal and the tables agree")
+
+
+@bench_app.command("ledger")
+def bench_ledger(
+    db: Annotated[str | None, typer.Option(help="Database URL; default a new SQLite file.")] = None,
+    transactions: Annotated[int, typer.Option(min=100, help="How many purchases.")] = 10_000,
+    contract: Annotated[Path, typer.Option(help="The health_benefit contract.")] = Path(
+        "contracts/health_benefit.earmark"),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Signed purchases through full validation and durable commits, against raw verification."""
+    with tempfile.TemporaryDirectory() as scratch:
+        database = db or f"sqlite:///{Path(scratch) / 'bench.db'}"
+        result = ledger_bench.run(database, contract, transactions,
+                                  _err.print)
+    if as_json:
+        _out.print_json(json.dumps(result.as_dict()))
+        return
+    for line in result.lines():
+        _out.print(line)
 
 
 @bench_app.command("dsl")
