@@ -7,7 +7,7 @@ created (+amount) or spent (-amount), from which `earmark ledger verify` rebuild
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -26,6 +26,8 @@ class NoteRow(SQLModel, table=True):
     """A note ever created; spent or not is the `spent` table's business."""
 
     __tablename__ = "notes"
+    # A wallet's notes of one kind of money: note choice and `hold at most` read by these.
+    __table_args__ = (Index("notes_by_owner_and_token", "owner", "token_contract", "token_name"),)
 
     id: str = Field(primary_key=True, max_length=64)
     owner: str = Field(max_length=64, index=True)
