@@ -9,7 +9,7 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 
-def _config() -> Config:
+def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(resources.files("engine") / "migrations"))
     return config
@@ -17,7 +17,7 @@ def _config() -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Apply every migration the database does not have yet."""
-    config = _config()
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -25,7 +25,7 @@ def upgrade(engine: Engine) -> None:
 
 def new_revision(engine: Engine, message: str) -> None:
     """Write a migration for what the models have and the database lacks (developers only)."""
-    config = _config()
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.revision(config, message=message, autogenerate=True)

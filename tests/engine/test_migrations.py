@@ -7,14 +7,14 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
-from engine.migrate import _config, upgrade
+from engine.migrate import alembic_config, upgrade
 
 
 def test_a_database_at_the_first_schema_upgrades_to_the_newest(tmp_path: Path) -> None:
     """Create the 0001 schema, add a note, upgrade to head: the note is still there and the
     index of 0002 exists."""
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    config = _config()
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
