@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 
 def alembic_config() -> Config:
+    """The alembic configuration of the ledger's migrations (no ini file needed)."""
     config = Config()
     config.set_main_option("script_location", str(resources.files("engine") / "migrations"))
     return config
