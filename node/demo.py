@@ -1,8 +1,8 @@
 """`make demo`: the main job on the embedded default, as a person would run it by hand.
 
-Each step prints the `earmark` command it runs and then its real output. Until the ledger and the
-nodes exist, the story is the contract language's: check every shipped contract and ask whether a
-few payments would be allowed, and why.
+Each step prints the `earmark` command it runs and then its real output. Until the nodes exist,
+the story is the contract language's (check every shipped contract and ask whether a few payments
+would be allowed, and why), ending with earmarked purchases committed through the ledger.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ STEPS = (
           "--fact", "quote.provider=soramitsu-fx", "--fact", "quote.target=KHR",
           "--fact", "quote.spread=0.8 %")),
     Step("How fast policies decide on one core", ("bench", "dsl", "--decisions", "200000")),
+    Step("Signed earmarked purchases through the ledger: validation, notary, durable commits",
+         ("bench", "ledger", "--transactions", "1000")),
 )
 
 
