@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -21,6 +22,7 @@ from engine.model import Output, TokenRef, Transaction
 TRANSACTION_DOMAIN: Final = b"earmark/transaction/v1\x00"
 SIGNING_DOMAIN: Final = b"earmark/sign-transaction/v1\x00"
 NOTE_DOMAIN: Final = b"earmark/note/v1\x00"
+ENDORSEMENT_DOMAIN: Final = b"earmark/endorse-transactions/v1\x00"
 ENCODED_BYTES_MAX: Final = 64 * 1024  # one transaction, encoded
 INPUTS_MAX: Final = 64  # notes spent by one transaction
 OUTPUTS_MAX: Final = 64  # notes created by one transaction
@@ -57,6 +59,17 @@ def transaction_id(transaction: Transaction) -> TxId:
 def signing_bytes(tx_id: TxId) -> bytes:
     """What every signer of a transaction signs."""
     return SIGNING_DOMAIN + bytes.fromhex(tx_id)
+
+
+def endorsement_digest(tx_ids: Sequence[TxId]) -> str:
+    """The hex SHA-256 that identifies an endorsement's list of transaction ids, in order."""
+    return hashlib.sha256(ENDORSEMENT_DOMAIN + b"".join(bytes.fromhex(i) for i in tx_ids)
+                          ).hexdigest()
+
+
+def endorsing_bytes(tx_ids: Sequence[TxId]) -> bytes:
+    """What a bank signs to endorse a batch of transactions."""
+    return ENDORSEMENT_DOMAIN + bytes.fromhex(endorsement_digest(tx_ids))
 
 
 def note_id(tx_id: TxId, index: int) -> NoteId:

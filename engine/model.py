@@ -80,3 +80,18 @@ class SignedTransaction:
     def signers(self) -> frozenset[ParticipantId]:
         """Who signed (validity is checked separately)."""
         return frozenset(signature.signer for signature in self.signatures)
+
+
+@dataclass(frozen=True, slots=True)
+class Endorsement:
+    """A bank's one signature over a batch of its customers' transactions.
+
+    The two-tier model has the sender's bank co-sign every customer transaction (its AML gate).
+    A bank forwarding a batch may co-sign all of it at once: one signature over the batch's
+    transaction ids (`engine.encoding.endorsing_bytes`) stands for a co-signature on each, so the
+    notary verifies one signature per transaction instead of two.
+    """
+
+    signer: ParticipantId
+    tx_ids: tuple[TxId, ...]
+    signature: bytes

@@ -1,30 +1,40 @@
 """The notary: validates batches of signed transactions and commits them, each whole or not at all.
 
-A batch is validated in order against the store plus what earlier transactions of the same batch
-spent, created and used (so two payments in one batch cannot spend one note or share one limit),
-then written in one database commit. If another process spent a note first, the database's spent
-set refuses the batch and the notary commits it again one transaction at a time, so exactly one
-spender wins. A transaction already committed is answered from the store: retries change nothing.
+A batch goes through three stages. The checks that read no state (shape, id, signatures, and the
+banks' batch endorsements) run first on a pool of threads: Ed25519 verification in libsodium
+releases the GIL, so they use every core. Then, in order, each transaction is validated against
+the store plus what earlier transactions of the batch spent, created and used (`BatchView`, read
+from the store in a few queries for the whole batch). Last, one database commit writes the batch.
+If another process spent a note first, the database's spent set refuses the batch and the notary
+commits it again one transaction at a time, so exactly one spender wins. A transaction already
+committed is answered from the store: retries change nothing.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy.exc import IntegrityError
 
-from dsl.evaluate import CompiledPolicy
-from dsl.facts import PERIODS, Usage
+from engine.batch_view import BatchView
+from engine.encoding import endorsing_bytes
 from engine.errors import EngineError, Refusal, ResultCode
-from engine.ids import NoteId, ParticipantId, TxId
-from engine.model import Note, SignedTransaction, TokenRef, Transaction
+from engine.ids import ParticipantId, TxId
+from engine.keys import verify
+from engine.model import Endorsement, SignedTransaction
 from engine.participants import Registry
-from engine.store import SqlStore, period_label, token_key, usage_deltas
-from engine.validate import Accepted, validate
+from engine.store import SqlStore
+from engine.validate import Accepted, check_signed, validate, validate_state
 
-BATCH_SIZE_MAX = 1024  # transactions per database commit
+BATCH_SIZE_MAX: Final = 1024  # transactions per database commit
+ENDORSEMENTS_MAX: Final = 64  # bank endorsements submitted with one batch
+_PARALLEL_FROM: Final = 8  # below this many transactions a thread hand-off costs more than it saves
+_NO_ENDORSERS: Final[frozenset[ParticipantId]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,98 +51,120 @@ class Outcome:
         return self.refusal is None
 
 
-@dataclass
-class _BatchView:
-    """The store as it will be once the batch so far commits."""
-
-    store: SqlStore
-    accepted: list[Accepted] = field(default_factory=list)
-    spent: set[NoteId] = field(default_factory=set)
-    created: dict[NoteId, Note] = field(default_factory=dict)
-    deltas: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
-
-    def notes(self, ids: Sequence[NoteId]) -> Mapping[NoteId, tuple[Note, bool]]:
-        found = dict(self.store.notes([i for i in ids if i not in self.created]))
-        found |= {i: (self.created[i], False) for i in ids if i in self.created}
-        return {i: (note, spent or i in self.spent) for i, (note, spent) in found.items()}
-
-    def policy(self, token: TokenRef) -> CompiledPolicy | None:
-        return self.store.policy(token)
-
-    def usage(self, token: TokenRef, transaction: Transaction, owner: ParticipantId) -> Usage:
-        stored = self.store.usage(token, transaction, owner)
-        deltas = self.deltas
-        key, totals = token_key(token), {}
-        for period in PERIODS:
-            label = period_label(period, transaction.created_at_s)
-            totals[f"wallet_{period}"] = deltas.get((key, "wallet", owner, label), 0)
-            totals[f"merchant_{period}"] = deltas.get(
-                (key, "merchant", transaction.receiver.id, label), 0)
-        receiver = next((o.owner for o in transaction.outputs if o.owner != owner), None)
-        totals["receiver_held"] = sum(
-            n.amount_minor for n in self.created.values()
-            if n.owner == receiver and n.token == token and n.id not in self.spent) - sum(
-            n.amount_minor for a in self.accepted for n in a.spent
-            if n.owner == receiver and n.token == token and n.id not in self.created)
-        return replace(stored, **{k: getattr(stored, k) + v for k, v in totals.items()})
-
-    def add(self, accepted: Accepted) -> None:
-        self.accepted.append(accepted)
-        self.spent.update(note.id for note in accepted.spent)
-        self.created.update((note.id, note) for note in accepted.created)
-        for usage_key, amount in usage_deltas([accepted]).items():
-            self.deltas[usage_key] = self.deltas.get(usage_key, 0) + amount
-
-
 class Notary:
     """Validates and commits; the store's spent set is the truth."""
 
     def __init__(self, store: SqlStore, registry: Registry,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, workers: int | None = None) -> None:
         self.store = store
         self.registry = registry
         self.clock = clock
+        self.workers = workers or os.cpu_count() or 1
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="notary-verify")
+
+    def close(self) -> None:
+        """Stop the verification threads (the store stays open: it is the caller's)."""
+        self._pool.shutdown()
 
     def submit(self, signed: SignedTransaction) -> Outcome:
         """Validate and commit one transaction."""
         return self.submit_batch([signed])[0]
 
-    def submit_batch(self, batch: Sequence[SignedTransaction]) -> list[Outcome]:
-        """Validate and commit many transactions in one database commit; one outcome each."""
-        if len(batch) > BATCH_SIZE_MAX:
-            raise EngineError(f"at most {BATCH_SIZE_MAX} transactions per batch")
+    def submit_batch(self, batch: Sequence[SignedTransaction],
+                     endorsements: Sequence[Endorsement] = ()) -> list[Outcome]:
+        """Validate and commit many transactions in one database commit; one outcome each.
+
+        `endorsements` are bank signatures over lists of transaction ids: a verified one is a
+        co-signature by that bank on each transaction it lists."""
+        if len(batch) > BATCH_SIZE_MAX or len(endorsements) > ENDORSEMENTS_MAX:
+            raise EngineError(f"at most {BATCH_SIZE_MAX} transactions and {ENDORSEMENTS_MAX} "
+                              f"endorsements per batch")
         now_s = int(self.clock())
+        valid, forged = self._verify_endorsements(endorsements)
+        endorsers = _endorsers_by_transaction(valid)
         known = self.store.results(s.id for s in batch)
-        outcomes = {i: Outcome(i, None, replayed=True) for i, r in known.items() if r.committed}
-        view = _BatchView(self.store)
-        for signed in batch:
-            if signed.id in outcomes:
-                continue
-            result = validate(signed, view, self.registry, now_s)
-            if isinstance(result, Accepted):
-                view.add(result)
-                outcomes[signed.id] = Outcome(signed.id, None)
-            else:
-                outcomes[signed.id] = Outcome(signed.id, result)
+        outcomes: list[Outcome | None] = [
+            Outcome(s.id, None, replayed=True) if s.id in known and known[s.id].committed
+            else None for s in batch]
+        pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        checks = self._check_all([batch[i] for i in pending], now_s)
+        for i, checked in zip(pending, checks, strict=True):
+            refusal = checked or forged.get(batch[i].id)
+            if refusal is not None:
+                outcomes[i] = Outcome(batch[i].id, refusal)
+        view = BatchView.prefetch(self.store, [batch[i] for i in pending if outcomes[i] is None])
+        for i in pending:
+            if outcomes[i] is None:
+                outcomes[i] = self._validate_in(view, batch[i], now_s, endorsers)
         try:
-            self.store.commit(view.accepted, now_s)
+            self.store.commit(view.accepted, now_s, valid)
         except IntegrityError:
             # Another process spent one of these notes first: settle each on its own.
-            return [self._submit_alone(s) if s.id in {a.signed.id for a in view.accepted}
-                    else outcomes[s.id] for s in batch]
-        return [outcomes[s.id] for s in batch]
+            accepted = {a.signed.id for a in view.accepted}
+            return [self._submit_alone(s, endorsers.get(s.id, _NO_ENDORSERS), valid)
+                    if s.id in accepted and not o.replayed else o
+                    for s, o in zip(batch, _all(outcomes), strict=True)]
+        return _all(outcomes)
 
-    def _submit_alone(self, signed: SignedTransaction) -> Outcome:
+    def _validate_in(self, view: BatchView, signed: SignedTransaction, now_s: int,
+                     endorsers: dict[TxId, frozenset[ParticipantId]]) -> Outcome:
+        if signed.id in view.accepted_ids:
+            return Outcome(signed.id, None, replayed=True)  # a copy earlier in this batch
+        result = validate_state(signed, view, self.registry, now_s,
+                                endorsers.get(signed.id, _NO_ENDORSERS))
+        if not isinstance(result, Accepted):
+            return Outcome(signed.id, result)
+        view.add(result)
+        return Outcome(signed.id, None)
+
+    def _check_all(self, batch: Sequence[SignedTransaction], now_s: int) -> list[Refusal | None]:
+        """`check_signed` for each, spread over the pool in one chunk per worker."""
+        if len(batch) < _PARALLEL_FROM or self.workers == 1:
+            return [check_signed(s, now_s) for s in batch]
+        size = -(-len(batch) // self.workers)
+        chunks = [batch[i:i + size] for i in range(0, len(batch), size)]
+        results = self._pool.map(lambda chunk: [check_signed(s, now_s) for s in chunk], chunks)
+        return [refusal for chunk in results for refusal in chunk]
+
+    def _verify_endorsements(self, endorsements: Sequence[Endorsement]) -> tuple[
+            list[Endorsement], dict[TxId, Refusal]]:
+        """The endorsements that verify; and a refusal for every id that a forged one lists."""
+        checks = list(self._pool.map(
+            lambda e: verify(e.signer, endorsing_bytes(e.tx_ids), e.signature), endorsements))
+        forged = {tx_id: Refusal(ResultCode.BAD_SIGNATURE, f"the endorsement by "
+                                 f"{e.signer[:16]}… does not verify")
+                  for e, ok in zip(endorsements, checks, strict=True) if not ok
+                  for tx_id in e.tx_ids}
+        return [e for e, ok in zip(endorsements, checks, strict=True) if ok], forged
+
+    def _submit_alone(self, signed: SignedTransaction, endorsers: frozenset[ParticipantId],
+                      endorsements: Sequence[Endorsement]) -> Outcome:
         now_s = int(self.clock())
         if self.store.results([signed.id]).get(signed.id):
             return Outcome(signed.id, None, replayed=True)
-        result = validate(signed, self.store, self.registry, now_s)
+        result = validate(signed, self.store, self.registry, now_s, endorsers)
         if not isinstance(result, Accepted):
             return Outcome(signed.id, result)
         try:
-            self.store.commit([result], now_s)
+            self.store.commit([result], now_s, endorsements)
         except IntegrityError:
             spent = Refusal(ResultCode.NOTE_ALREADY_SPENT, "another transaction spent a note "
                             "of this one first")
             return Outcome(signed.id, spent)
         return Outcome(signed.id, None)
+
+
+def _endorsers_by_transaction(endorsements: Sequence[Endorsement]) -> dict[
+        TxId, frozenset[ParticipantId]]:
+    found: dict[TxId, set[ParticipantId]] = {}
+    for endorsement in endorsements:
+        for tx_id in endorsement.tx_ids:
+            found.setdefault(tx_id, set()).add(endorsement.signer)
+    return {tx_id: frozenset(signers) for tx_id, signers in found.items()}
+
+
+def _all(outcomes: list[Outcome | None]) -> list[Outcome]:
+    done = [o for o in outcomes if o is not None]
+    if len(done) != len(outcomes):
+        raise EngineError("the notary left a transaction of the batch unanswered")
+    return done

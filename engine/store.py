@@ -9,11 +9,9 @@ ledger transactions per database commit, each acknowledged only once that commit
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,23 +19,32 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from dsl.evaluate import CompiledPolicy
-from dsl.facts import PERIODS, SPENDING_OPERATIONS, Usage
+from dsl.facts import Usage
 from dsl.phases import CompiledContract
-from engine.encoding import transaction_bytes
+from engine.encoding import endorsement_digest, transaction_bytes
 from engine.errors import EngineError
 from engine.ids import ContractHash, NoteId, ParticipantId, TxId
 from engine.migrate import upgrade
-from engine.model import Note, TokenRef, Transaction
-from engine.tables import ContractRow, JournalRow, NoteRow, SpentRow, TransactionRow, UsageRow
+from engine.model import Endorsement, Note, TokenRef, Transaction
+from engine.tables import (
+    ContractRow,
+    EndorsementRow,
+    NoteRow,
+    SpentRow,
+    TransactionRow,
+    UsageRow,
+)
+from engine.usage import UsageKey, receiving_owner, usage_deltas, usage_keys, usage_of
 from engine.validate import Accepted
 
 COMMITTED = "committed"
+IDS_PER_QUERY_MAX: Final = 8_000  # well below SQLite's 32,766 bound variables per statement
 _NOTES = NoteRow.__table__  # type: ignore[attr-defined]
 _SPENT = SpentRow.__table__  # type: ignore[attr-defined]
 _TRANSACTIONS = TransactionRow.__table__  # type: ignore[attr-defined]
-_JOURNAL = JournalRow.__table__  # type: ignore[attr-defined]
 _USAGE = UsageRow.__table__  # type: ignore[attr-defined]
 _CONTRACTS = ContractRow.__table__  # type: ignore[attr-defined]
+_ENDORSEMENTS = EndorsementRow.__table__  # type: ignore[attr-defined]
 
 
 class ContractRefused(EngineError):
@@ -60,22 +67,6 @@ class StoredResult:
     def committed(self) -> bool:
         """Whether the transaction is in the ledger."""
         return self.code == COMMITTED
-
-
-def token_key(token: TokenRef | None) -> str:
-    """How a token is written in the journal and usage tables; plain money is ""."""
-    return f"{token.contract}/{token.token}" if token else ""
-
-
-def period_label(period: str, at_s: int) -> str:
-    """`day:2026-01-01`, `week:2026-W01`, `month:2026-01` for the period containing `at_s`."""
-    moment = datetime.fromtimestamp(at_s, UTC)
-    if period == "day":
-        return f"day:{moment:%Y-%m-%d}"
-    if period == "week":
-        year, week, _ = moment.isocalendar()
-        return f"week:{year}-W{week:02d}"
-    return f"month:{moment:%Y-%m}"
 
 
 class SqlStore:
@@ -123,14 +114,16 @@ class SqlStore:
 
     def notes(self, ids: Sequence[NoteId]) -> Mapping[NoteId, tuple[Note, bool]]:
         """The notes among `ids` with whether each is spent."""
-        if not ids:
-            return {}
-        query = select(_NOTES, _SPENT.c.tx_id).select_from(
-            _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
-            _NOTES.c.id.in_(list(ids)))
+        found: dict[NoteId, tuple[Note, bool]] = {}
+        wanted = list(ids)
         with self.engine.connect() as db:
-            rows = db.execute(query).mappings().all()
-        return {NoteId(row["id"]): (_note(row), row["tx_id"] is not None) for row in rows}
+            for start in range(0, len(wanted), IDS_PER_QUERY_MAX):
+                query = select(_NOTES, _SPENT.c.tx_id).select_from(
+                    _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
+                    _NOTES.c.id.in_(wanted[start:start + IDS_PER_QUERY_MAX]))
+                for row in db.execute(query).mappings():
+                    found[NoteId(row["id"])] = (_note(row), row["tx_id"] is not None)
+        return found
 
     def unspent(self, owner: ParticipantId, currency: str, token: TokenRef | None) -> list[Note]:
         """The owner's unspent notes of one kind of money, largest first."""
@@ -146,22 +139,37 @@ class SqlStore:
 
     def usage(self, token: TokenRef, transaction: Transaction, owner: ParticipantId) -> Usage:
         """The sender's and merchant's totals in the transaction's periods, and holdings."""
-        key = token_key(token)
-        labels = {period_label(p, transaction.created_at_s): p for p in PERIODS}
-        query = select(_USAGE.c.scope, _USAGE.c.party, _USAGE.c.period,
+        keys = usage_keys(token, transaction, owner)
+        receiver = receiving_owner(transaction, owner)
+        held = self.held(token, receiver) if receiver is not None else 0
+        return usage_of(keys, self.usage_totals(keys.values()), held)
+
+    def usage_totals(self, keys: Collection[UsageKey]) -> dict[UsageKey, int]:
+        """The stored totals under `keys` (absent ones are zero), read in one query."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        query = select(_USAGE.c.token, _USAGE.c.scope, _USAGE.c.party, _USAGE.c.period,
                        _USAGE.c.amount_minor).where(
-            _USAGE.c.token == key, _USAGE.c.period.in_(list(labels)),
-            _USAGE.c.party.in_([owner, transaction.receiver.id]))
-        totals: dict[str, int] = {}
-        receiver = next((o.owner for o in transaction.outputs if o.owner != owner), None)
+            _USAGE.c.token.in_({k[0] for k in wanted}),
+            _USAGE.c.party.in_({k[2] for k in wanted}),
+            _USAGE.c.period.in_({k[3] for k in wanted}))
         with self.engine.connect() as db:
-            for scope, party, label, amount in db.execute(query):
-                wanted = owner if scope == "wallet" else transaction.receiver.id
-                if party == wanted:
-                    totals[f"{scope}_{labels[label]}"] = amount
-            if receiver is not None:
-                totals["receiver_held"] = _held(db, key, receiver)
-        return Usage(**totals)
+            rows = db.execute(query).all()
+        totals = {}
+        for token, scope, party, period, amount in rows:
+            if (key := (token, scope, party, period)) in wanted:
+                totals[key] = int(amount)
+        return totals
+
+    def held(self, token: TokenRef, owner: ParticipantId) -> int:
+        """What `owner` holds of `token` now, unspent."""
+        query = select(func.coalesce(func.sum(_NOTES.c.amount_minor), 0)).select_from(
+            _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
+            _NOTES.c.owner == owner, _NOTES.c.token_contract == token.contract,
+            _NOTES.c.token_name == token.token, _SPENT.c.tx_id.is_(None))
+        with self.engine.connect() as db:
+            return int(db.execute(query).scalar() or 0)
 
     def results(self, ids: Iterable[TxId]) -> dict[TxId, StoredResult]:
         """What was answered before for any of these transaction ids."""
@@ -175,16 +183,18 @@ class SqlStore:
 
     # ---- the one write ---------------------------------------------------------------------
 
-    def commit(self, accepted: Sequence[Accepted], now_s: int) -> None:
-        """Write a batch of accepted transactions atomically. A note already in the spent set
-        (another process won the race) fails the whole batch with
-        `sqlalchemy.exc.IntegrityError`, so the notary can retry it one by one.
+    def commit(self, accepted: Sequence[Accepted], now_s: int,
+               endorsements: Sequence[Endorsement] = ()) -> None:
+        """Write a batch of accepted transactions atomically, with the verified endorsements that
+        co-signed any of them. A note already in the spent set (another process won the race)
+        fails the whole batch with `sqlalchemy.exc.IntegrityError`, so the notary can retry it
+        one by one.
 
         Refusals are not stored: one changes nothing, and storing it under the transaction id
         would let a copy with a bad signature pin the good transaction's id as refused."""
         if accepted:
             with self.engine.begin() as db:
-                _write_accepted(db, accepted, now_s, self._upsert)
+                _write_accepted(db, accepted, now_s, endorsements, self._upsert)
 
     # ---- for the verifier ------------------------------------------------------------------
 
@@ -202,31 +212,41 @@ class SqlStore:
                 balances[(owner, currency, token)] = int(total)
         return balances
 
-    def journal_balances(self) -> dict[tuple[str, str, str], int]:
-        """The same totals rebuilt from the append-only journal alone."""
-        query = select(_JOURNAL.c.owner, _JOURNAL.c.currency, _JOURNAL.c.token,
-                       func.sum(_JOURNAL.c.delta_minor)).group_by(
-            _JOURNAL.c.owner, _JOURNAL.c.currency, _JOURNAL.c.token)
+    def committed_bodies(self) -> Iterable[tuple[TxId, bytes]]:
+        """Every committed transaction's id and canonical body: the journal, for replay."""
+        query = select(_TRANSACTIONS.c.id, _TRANSACTIONS.c.body).where(
+            _TRANSACTIONS.c.code == COMMITTED)
         with self.engine.connect() as db:
-            return {(o, c, t): int(total) for o, c, t, total in db.execute(query) if total}
+            rows = db.execute(query).all()
+        return [(TxId(tx_id), bytes(body)) for tx_id, body in rows]
+
+    def spent_set(self) -> dict[NoteId, TxId]:
+        """The notary's spent set: every spent note and the transaction that spent it."""
+        with self.engine.connect() as db:
+            return {NoteId(n): TxId(t) for n, t in db.execute(select(_SPENT.c.note_id,
+                                                                      _SPENT.c.tx_id))}
+
+    def all_notes(self) -> dict[NoteId, Note]:
+        """Every note in the notes table, spent or not."""
+        with self.engine.connect() as db:
+            return {NoteId(row["id"]): _note(row)
+                    for row in db.execute(select(_NOTES)).mappings()}
 
 
 def _write_accepted(db: Connection, accepted: Sequence[Accepted], now_s: int,
-                    upsert: Any) -> None:
+                    endorsements: Sequence[Endorsement], upsert: Any) -> None:
     # An empty parameter list would execute one INSERT of defaults: skip empty tables.
     spent = [{"note_id": n.id, "tx_id": a.signed.id} for a in accepted for n in a.spent]
     if spent:
         db.execute(insert(_SPENT), spent)
-    created = [n for a in accepted for n in a.created]
+    created = [_note_row(n) for a in accepted for n in a.created]
     if created:
-        db.execute(insert(_NOTES), [_note_row(n) for n in created])
-    journal = [_journal_row(a.signed.id, n, -n.amount_minor) for a in accepted for n in a.spent]
-    journal += [_journal_row(a.signed.id, n, n.amount_minor) for a in accepted for n in a.created]
-    if journal:
-        db.execute(insert(_JOURNAL), journal)
+        db.execute(insert(_NOTES), created)
+    endorsed = _write_endorsements(db, accepted, endorsements, upsert)
     db.execute(insert(_TRANSACTIONS), [
         {"id": a.signed.id, "body": transaction_bytes(a.signed.transaction), "code": COMMITTED,
-         "reason": "", "committed_at_s": now_s} for a in accepted])
+         "reason": "", "committed_at_s": now_s, "endorsement": endorsed.get(a.signed.id)}
+        for a in accepted])
     usage = usage_deltas(accepted)
     if usage:
         statement = upsert(_USAGE)
@@ -237,30 +257,24 @@ def _write_accepted(db: Connection, accepted: Sequence[Accepted], now_s: int,
              for (t, s, p, q), v in usage.items()])
 
 
-def usage_deltas(accepted: Sequence[Accepted]) -> dict[tuple[str, str, str, str], int]:
-    """What accepted transactions add to usage totals: (token, scope, party, period) → minor."""
-    deltas: dict[tuple[str, str, str, str], int] = defaultdict(int)
-    for item in accepted:
-        transaction = item.signed.transaction
-        token = item.spent[0].token if item.spent else None
-        if token is None or transaction.operation not in SPENDING_OPERATIONS:
-            continue
-        for period in PERIODS:
-            label = period_label(period, transaction.created_at_s)
-            deltas[(token_key(token), "wallet", item.spent[0].owner, label)] += item.moved_minor
-            if transaction.operation == "purchase":
-                deltas[(token_key(token), "merchant", transaction.receiver.id, label)] += (
-                    item.moved_minor)
-    return dict(deltas)
-
-
-def _held(db: Connection, token: str, owner: ParticipantId) -> int:
-    contract, _, name = token.partition("/")
-    query = select(func.coalesce(func.sum(_NOTES.c.amount_minor), 0)).select_from(
-        _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
-        _NOTES.c.owner == owner, _NOTES.c.token_contract == contract,
-        _NOTES.c.token_name == name, _SPENT.c.tx_id.is_(None))
-    return int(db.execute(query).scalar() or 0)
+def _write_endorsements(db: Connection, accepted: Sequence[Accepted],
+                        endorsements: Sequence[Endorsement], upsert: Any) -> dict[TxId, str]:
+    """Store each endorsement that co-signed a committed transaction; tx id → its digest."""
+    committed = {a.signed.id for a in accepted}
+    endorsed: dict[TxId, str] = {}
+    rows = []
+    for endorsement in endorsements:
+        digest = endorsement_digest(endorsement.tx_ids)
+        covered = [i for i in endorsement.tx_ids if i in committed and i not in endorsed]
+        if covered:
+            endorsed.update((i, digest) for i in covered)
+            rows.append({"digest": digest, "signer": endorsement.signer,
+                         "signature": endorsement.signature,
+                         "tx_ids": ",".join(endorsement.tx_ids)})
+    if rows:
+        db.execute(upsert(_ENDORSEMENTS).on_conflict_do_nothing(index_elements=["digest"]),
+                   rows)
+    return endorsed
 
 
 def _note(row: Mapping[Any, Any]) -> Note:
@@ -279,15 +293,10 @@ def _note_row(note: Note) -> dict[str, Any]:
             "issued_at_s": note.issued_at_s, "created_by": note.created_by}
 
 
-def _journal_row(tx_id: TxId, note: Note, delta: int) -> dict[str, Any]:
-    return {"tx_id": tx_id, "note_id": note.id, "owner": note.owner, "currency": note.currency,
-            "token": token_key(note.token), "delta_minor": delta}
-
-
 def _connect(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = create_engine(url, connect_args={"timeout": 30}, use_insertmanyvalues=False)
 
     @event.listens_for(engine, "connect")
     def _durable(connection: Any, record: ConnectionPoolEntry) -> None:
@@ -297,6 +306,9 @@ def _connect(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # The spent set and note indexes are keyed by hashes, so inserts land on random pages:
+        # a 64 MB page cache keeps the hot ones in memory instead of re-reading them.
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     return engine

@@ -1,8 +1,9 @@
 """The ledger's tables, as SQLModel models; alembic migrations (engine/migrations) create them.
 
 `spent` is the notary's spent set: its primary key is what makes "a note is spent at most once"
-hold across processes and crashes. `journal` is append-only: every commit adds one row per note
-created (+amount) or spent (-amount), from which `earmark ledger verify` rebuilds balances.
+hold across processes and crashes. `transactions` is the journal: append-only, one row per
+committed transaction with its canonical body, from which `earmark ledger verify` replays every
+note, balance and the supply and compares them with `notes` and `spent`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class NoteRow(SQLModel, table=True):
     __table_args__ = (Index("notes_by_owner_and_token", "owner", "token_contract", "token_name"),)
 
     id: str = Field(primary_key=True, max_length=64)
-    owner: str = Field(max_length=64, index=True)
+    owner: str = Field(max_length=64)
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)
     token_contract: str | None = Field(default=None, max_length=64)
@@ -49,29 +50,28 @@ class SpentRow(SQLModel, table=True):
 
 
 class TransactionRow(SQLModel, table=True):
-    """Every transaction the notary answered, committed or refused, for idempotent retries."""
+    """The journal: every committed transaction, its canonical body, never updated or deleted."""
 
     __tablename__ = "transactions"
 
     id: str = Field(primary_key=True, max_length=64)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    code: str = Field(max_length=32)  # "committed" or a refusal's result code
+    code: str = Field(max_length=32)  # "committed"
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
     committed_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The bank endorsement that co-signed it, if a batch endorsement did (engine.model).
+    endorsement: str | None = Field(default=None, max_length=64)
 
 
-class JournalRow(SQLModel, table=True):
-    """Append-only: a note created (+) or spent (-), in commit order."""
+class EndorsementRow(SQLModel, table=True):
+    """A bank's signature over a batch of transaction ids: the co-signature of each of them."""
 
-    __tablename__ = "journal"
+    __tablename__ = "endorsements"
 
-    seq: int | None = Field(default=None, primary_key=True)
-    tx_id: str = Field(max_length=64, index=True)
-    note_id: str = Field(max_length=64)
-    owner: str = Field(max_length=64)
-    currency: str = Field(max_length=3)
-    token: str = Field(default="", max_length=200)  # "contract/token", "" for plain money
-    delta_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    digest: str = Field(primary_key=True, max_length=64)
+    signer: str = Field(max_length=64)
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    tx_ids: str = Field(sa_column=Column(Text, nullable=False))  # ids in signed order, by ","
 
 
 class UsageRow(SQLModel, table=True):
@@ -86,5 +86,5 @@ class UsageRow(SQLModel, table=True):
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-__all__ = ["ContractRow", "JournalRow", "NoteRow", "SpentRow", "TransactionRow",
+__all__ = ["ContractRow", "EndorsementRow", "NoteRow", "SpentRow", "TransactionRow",
            "UsageRow"]

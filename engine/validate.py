@@ -19,7 +19,7 @@ from dsl.facts import Facts, Usage
 from dsl.money import is_currency
 from engine.encoding import note_id, signing_bytes, transaction_id
 from engine.errors import Refusal, ResultCode
-from engine.ids import NoteId, ParticipantId
+from engine.ids import NoteId, ParticipantId, TxId
 from engine.keys import verify
 from engine.model import Note, Output, SignedTransaction, TokenRef, Transaction
 from engine.participants import Registry
@@ -65,25 +65,46 @@ class _Refused(Exception):
         self.refusal = Refusal(code, reason, decision.rule if decision else None)
 
 
-def validate(signed: SignedTransaction, ledger: LedgerView, registry: Registry,
-             now_s: int) -> Accepted | Refusal:
-    """Validate `signed` at the notary's time `now_s`; never raises for a bad transaction."""
+def validate(signed: SignedTransaction, ledger: LedgerView, registry: Registry, now_s: int,
+             endorsers: frozenset[ParticipantId] = frozenset()) -> Accepted | Refusal:
+    """Validate `signed` at the notary's time `now_s`; never raises for a bad transaction.
+
+    `endorsers` are banks whose verified endorsement (`engine.model.Endorsement`) covers this
+    transaction: each counts as a co-signature."""
+    refusal = check_signed(signed, now_s)
+    return refusal if refusal is not None else validate_state(signed, ledger, registry, now_s,
+                                                             endorsers)
+
+
+def check_signed(signed: SignedTransaction, now_s: int) -> Refusal | None:
+    """The checks that read no ledger state (malformed, bad_signature), so a notary can run
+    them for a whole batch in parallel before the steps that must run in order."""
     try:
-        return _validate(signed, ledger, registry, now_s)
+        _check_structure(signed, now_s)
+        _check_signatures(signed)
+    except _Refused as refused:
+        return refused.refusal
+    return None
+
+
+def validate_state(signed: SignedTransaction, ledger: LedgerView, registry: Registry, now_s: int,
+                   endorsers: frozenset[ParticipantId] = frozenset()) -> Accepted | Refusal:
+    """The steps after `check_signed`, which read the ledger; call it only for a transaction
+    that passed `check_signed`."""
+    try:
+        return _validate_state(signed, ledger, registry, now_s, endorsers)
     except _Refused as refused:
         return refused.refusal
 
 
-def _validate(signed: SignedTransaction, ledger: LedgerView, registry: Registry,
-              now_s: int) -> Accepted:
+def _validate_state(signed: SignedTransaction, ledger: LedgerView, registry: Registry,
+                    now_s: int, endorsers: frozenset[ParticipantId]) -> Accepted:
     transaction = signed.transaction
-    _check_structure(signed, now_s)
-    _check_signatures(signed)
     spent = _find_inputs(transaction, ledger)
     token = _single_kind(transaction, spent)
     policy = ledger.policy(token) if token is not None else None
     expired = policy is not None and _expired(policy, spent, transaction.created_at_s)
-    _check_authority(signed, spent, registry, policy, expired)
+    _check_authority(signed, endorsers, spent, registry, policy=policy, expired=expired)
     _check_conservation(transaction, spent, expired, policy)
     _check_tokens(transaction, spent, token, policy)
     owner = spent[0].owner if spent else transaction.outputs[0].owner
@@ -97,9 +118,8 @@ def _validate(signed: SignedTransaction, ledger: LedgerView, registry: Registry,
     if policy is not None and token is not None and transaction.operation != "label":
         decision = _decide(policy, transaction, spent, moved, ledger.usage(token, transaction,
                                                                           owner))
-    created = tuple(_note(signed, index, output, spent)
-                    for index, output in enumerate(transaction.outputs))
-    return Accepted(signed, tuple(spent), created, decision, moved)
+    return Accepted(signed, tuple(spent), created_notes(signed.id, transaction, spent),
+                    decision, moved)
 
 
 # ---- 1. malformed -----------------------------------------------------------------------------
@@ -183,9 +203,10 @@ def _expired(policy: CompiledPolicy, spent: list[Note], at_s: int) -> bool:
 # ---- 5. authority -----------------------------------------------------------------------------
 
 
-def _check_authority(signed: SignedTransaction, spent: list[Note], registry: Registry,
-                     policy: CompiledPolicy | None, expired: bool) -> None:
-    transaction, signers = signed.transaction, signed.signers
+def _check_authority(signed: SignedTransaction, endorsers: frozenset[ParticipantId],
+                     spent: list[Note], registry: Registry, *, policy: CompiledPolicy | None,
+                     expired: bool) -> None:
+    transaction, signers = signed.transaction, signed.signers | endorsers
     central = registry.central_bank.key
     if transaction.operation in _NEW_MONEY | _DESTROYS_MONEY and central not in signers:
         raise _Refused(ResultCode.NOT_AUTHORISED,
@@ -270,10 +291,17 @@ def _decide(policy: CompiledPolicy, transaction: Transaction, spent: list[Note],
     return decision
 
 
-def _note(signed: SignedTransaction, index: int, output: Output, spent: list[Note]) -> Note:
-    transaction = signed.transaction
+def created_notes(tx_id: TxId, transaction: Transaction,
+                  spent: Sequence[Note]) -> tuple[Note, ...]:
+    """The notes a transaction creates, given the notes it spends (the verifier replays this)."""
+    return tuple(_note(tx_id, index, output, transaction.created_at_s, spent)
+                 for index, output in enumerate(transaction.outputs))
+
+
+def _note(tx_id: TxId, index: int, output: Output, created_at_s: int,
+          spent: Sequence[Note]) -> Note:
     # An earmark's clock runs from its label; change and transfers keep the oldest input's time.
     issued_at = min((note.issued_at_s for note in spent if note.token == output.token),
-                    default=transaction.created_at_s)
-    return Note(note_id(signed.id, index), output.owner, output.amount_minor, output.currency,
-                output.token, issued_at, signed.id)
+                    default=created_at_s)
+    return Note(note_id(tx_id, index), output.owner, output.amount_minor, output.currency,
+                output.token, issued_at, tx_id)

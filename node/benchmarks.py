@@ -102,6 +102,7 @@ class LedgerBenchResult:
     seconds: float
     verify_per_s: float
     latencies_s: list[float]
+    workers: int = 1
 
     def _percentile(self, share: float) -> float:
         ordered = sorted(self.latencies_s)
@@ -114,6 +115,7 @@ class LedgerBenchResult:
             "database": self.database, "transactions": self.transactions,
             "committed": self.committed, "seconds": round(self.seconds, 3),
             "transactions_per_s": round(per_s), "verify_per_s": round(self.verify_per_s),
+            "workers": self.workers,
             "ratio_to_verify": round(per_s / self.verify_per_s, 3),
             "p50_commit_ms": round(self._percentile(0.50) * 1000, 2),
             "p99_commit_ms": round(self._percentile(0.99) * 1000, 2),
@@ -130,7 +132,8 @@ class LedgerBenchResult:
             f"{self.seconds:.2f} s with full validation and durable commits",
             f"transactions/s: {figures['transactions_per_s']:,} (target "
             f"{LEDGER_TARGET_PER_S:,}: {target_ratio:.2f}x)",
-            f"raw Ed25519 verify/s, same process: {figures['verify_per_s']:,}; ratio "
+            f"raw Ed25519 verify/s, same process, {self.workers} threads: "
+            f"{figures['verify_per_s']:,}; ratio "
             f"{figures['ratio_to_verify']} (target {LEDGER_TARGET_RATIO})",
             f"commit latency p50 {figures['p50_commit_ms']} ms, p99 {figures['p99_commit_ms']} ms",
         ]

@@ -183,7 +183,7 @@ def _print_decision(decision: Decision, file: Path) -> None:
 def ledger_verify(
     db: Annotated[str, typer.Option(help="Database URL, e.g. sqlite:///ledger.db.")],
 ) -> None:
-    """Rebuild balances and supply from the journal and compare them with the tables."""
+    """Replay the journal of committed transactions and compare it with the tables."""
     try:
         store = SqlStore(db)
     except SQLAlchemyError as problem:
@@ -192,7 +192,8 @@ def ledger_verify(
     report = verify(store)
     store.close()
     supply = ", ".join(f"{format_minor(v, c)}" for c, v in sorted(report.supply.items()))
-    _out.print(f"checked {report.balances_checked} balances; supply: {supply or 'none'}")
+    _out.print(f"replayed {report.transactions} transactions, checked "
+               f"{report.balances_checked} balances; supply: {supply or 'none'}")
     for mismatch in report.mismatches:
         _err.print(f"mismatch: {mismatch}")
     if not report.ok:

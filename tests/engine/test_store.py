@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,12 +31,14 @@ from ledger_world import (
 )
 from sqlalchemy import create_engine, make_url, text
 
-from engine.encoding import note_id
+from engine.encoding import endorsement_digest, endorsing_bytes, note_id
 from engine.errors import ResultCode
 from engine.ids import NoteId
-from engine.model import Note, SignedTransaction
+from engine.keys import KeyPair
+from engine.model import Endorsement, Note, SignedTransaction
 from engine.notary import Notary
 from engine.store import SqlStore
+from engine.verify import verify
 
 POSTGRES_URL = os.environ.get("EARMARK_TEST_POSTGRES_URL", "")
 
@@ -175,13 +178,37 @@ def test_two_processes_racing_for_one_note_one_wins(store: SqlStore, url: str) -
     assert answers == ["committed", "note_already_spent"]
 
 
-def test_the_journal_rebuilds_the_tables(store: SqlStore) -> None:
-    """After the story, balances rebuilt from the append-only journal equal the tables'."""
+def test_the_journal_replays_into_the_tables(store: SqlStore) -> None:
+    """After the story, replaying the committed transactions rebuilds the notes, the spent set
+    and every balance exactly as the tables hold them."""
     notary = notary_for(store)
     note = fund_alice(lambda signed: committed(notary, signed))
     committed(notary, sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK))
-    assert store.journal_balances() == store.table_balances()
+    report = verify(store)
+    assert report.ok, report.mismatches
+    assert report.transactions == len(store.committed_bodies())
     assert store.table_balances()[(CLINIC.participant, "KZT", "")] == 1_250_000
+
+
+@pytest.mark.parametrize(("tampering", "found"), [
+    ("DELETE FROM spent", "in the spent set"),
+    ("INSERT INTO notes VALUES ('f00d', 'mallory', 5, 'KZT', NULL, NULL, 0, 'none')",
+     "no committed transaction created it"),
+    ("DELETE FROM notes WHERE amount_minor = 1250000", "not in the table"),
+    ("UPDATE notes SET owner = 'mallory' WHERE amount_minor = 1250000",
+     "differs from its transaction's output"),
+])
+def test_the_verifier_finds_each_kind_of_tampering(store: SqlStore, tampering: str,
+                                                   found: str) -> None:
+    """Each change made behind the notary's back is named by the verifier."""
+    notary = notary_for(store)
+    note = fund_alice(lambda signed: committed(notary, signed))
+    committed(notary, sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK))
+    with store.engine.begin() as db:
+        db.execute(text(tampering))
+    report = verify(store)
+    assert not report.ok
+    assert any(found in mismatch for mismatch in report.mismatches), report.mismatches
 
 
 def _earmark(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -204,3 +231,54 @@ def test_ledger_verify_passes_then_reports_a_corrupted_table(store: SqlStore, ur
     broken = _earmark("ledger", "verify", "--db", url)
     assert broken.returncode == 1
     assert "mismatch: balance of" in broken.stderr and "mismatch: supply of KZT" in broken.stderr
+
+
+def _endorse(batch: list[SignedTransaction], bank: KeyPair = HALYK) -> Endorsement:
+    ids = tuple(s.id for s in batch)
+    return Endorsement(bank.participant, ids, bank.sign(endorsing_bytes(ids)))
+
+
+def test_a_bank_endorsement_co_signs_every_transaction_it_lists(store: SqlStore) -> None:
+    """Purchases signed by Alice alone commit when Halyk endorses the batch once; the stored
+    transactions point at the stored endorsement, and the ledger still verifies."""
+    notary = notary_for(store)
+    notes = [fund_alice(lambda signed: committed(notary, signed), nonce=str(n)) for n in (1, 2)]
+    batch = [sign(purchase(note, CLINIC, 8062, 1_000_000, nonce=f"e{i}"), ALICE)
+             for i, note in enumerate(notes)]
+    unendorsed = notary.submit_batch(batch)
+    assert [o.refusal.code for o in unendorsed if o.refusal] == [ResultCode.NOT_AUTHORISED] * 2
+    endorsement = _endorse(batch)
+    assert all(o.committed for o in notary.submit_batch(batch, [endorsement]))
+    with store.engine.connect() as db:
+        linked = db.execute(text("SELECT DISTINCT endorsement FROM transactions "
+                                 "WHERE endorsement IS NOT NULL")).scalars().all()
+        signer = db.execute(text("SELECT signer FROM endorsements")).scalar()
+    assert linked == [endorsement_digest(endorsement.tx_ids)]
+    assert signer == HALYK.participant
+    assert verify(store).ok
+
+
+def test_a_forged_or_foreign_endorsement_co_signs_nothing(store: SqlStore) -> None:
+    """An endorsement whose signature does not verify refuses what it lists as bad_signature;
+    one by a party that is not the customer's bank leaves them not_authorised; nothing moves."""
+    notary = notary_for(store)
+    note = fund_alice(lambda signed: committed(notary, signed))
+    batch = [sign(purchase(note, CLINIC, 8062, 1_000_000), ALICE)]
+    forged = replace(_endorse(batch), signature=bytes(64))
+    (outcome,) = notary.submit_batch(batch, [forged])
+    assert outcome.refusal is not None and outcome.refusal.code == ResultCode.BAD_SIGNATURE
+    (outcome,) = notary.submit_batch(batch, [_endorse(batch, ALICE)])
+    assert outcome.refusal is not None and outcome.refusal.code == ResultCode.NOT_AUTHORISED
+    assert not store.notes([note.id])[note.id][1]
+
+
+def test_the_same_transaction_twice_in_one_batch_commits_once(store: SqlStore) -> None:
+    """A retry that lands in the same batch as the original is answered as a replay, not as a
+    double spend, and the money moves once."""
+    notary = notary_for(store)
+    note = fund_alice(lambda signed: committed(notary, signed))
+    signed = sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK)
+    first, second = notary.submit_batch([signed, signed])
+    assert first.committed and not first.replayed
+    assert second.committed and second.replayed
+    assert store.table_balances()[(CLINIC.participant, "KZT", "")] == 1_250_000
