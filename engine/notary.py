@@ -1,21 +1,22 @@
 """The notary: validates batches of signed transactions and commits them, each whole or not at all.
 
-A batch goes through three stages. The checks that read no state (shape, id, signatures, and the
-banks' batch endorsements) run first on a pool of threads: Ed25519 verification in libsodium
-releases the GIL, so they use every core. Then, in order, each transaction is validated against
-the store plus what earlier transactions of the batch spent, created and used (`BatchView`, read
-from the store in a few queries for the whole batch). Last, one database commit writes the batch.
-If another process spent a note first, the database's spent set refuses the batch and the notary
-commits it again one transaction at a time, so exactly one spender wins. A transaction already
-committed is answered from the store: retries change nothing.
+A batch goes through three stages, and a stream of batches through them as a pipeline. The checks
+that read no state (shape, id, signatures, and the banks' batch endorsements) run first on a pool
+of threads: Ed25519 verification in libsodium releases the GIL, so they use every core. Then, in
+order, each transaction is validated against the store plus what earlier transactions of the batch
+spent, created and used (`BatchView`, read from the store in a few queries for the whole batch).
+Last, one database commit writes the batch, on a writer thread, while the next batch's signatures
+are verified. If another process spent a note first, the database's spent set refuses the batch
+and the notary commits it again one transaction at a time, so exactly one spender wins. A
+transaction already committed is answered from the store: retries change nothing.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
@@ -51,6 +52,26 @@ class Outcome:
         return self.refusal is None
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A batch after the stateless checks: a refusal, or None, for each transaction."""
+
+    batch: Sequence[SignedTransaction]
+    now_s: int
+    endorsements: list[Endorsement]  # those that verified
+    endorsers: dict[TxId, frozenset[ParticipantId]]
+    refusals: list[Refusal | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """A batch validated in order, ready to commit."""
+
+    checked: _Checked
+    view: BatchView
+    outcomes: list[Outcome]
+
+
 class Notary:
     """Validates and commits; the store's spent set is the truth."""
 
@@ -61,10 +82,12 @@ class Notary:
         self.clock = clock
         self.workers = workers or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="notary-verify")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="notary-commit")
 
     def close(self) -> None:
-        """Stop the verification threads (the store stays open: it is the caller's)."""
+        """Stop the notary's threads (the store stays open: it is the caller's)."""
         self._pool.shutdown()
+        self._writer.shutdown()
 
     def submit(self, signed: SignedTransaction) -> Outcome:
         """Validate and commit one transaction."""
@@ -76,35 +99,65 @@ class Notary:
 
         `endorsements` are bank signatures over lists of transaction ids: a verified one is a
         co-signature by that bank on each transaction it lists."""
+        return next(iter(self.submit_stream([(batch, endorsements)])))
+
+    def submit_stream(self, batches: Iterable[tuple[Sequence[SignedTransaction],
+                                                    Sequence[Endorsement]]]
+                      ) -> Iterator[list[Outcome]]:
+        """`submit_batch` for each batch in turn, yielding each batch's outcomes once its
+        commit is durable. While one batch commits (on the writer thread, mostly waiting for
+        the disk), the next one's signatures are already being verified."""
+        committing: Future[list[Outcome]] | None = None
+        for batch, endorsements in batches:
+            checked = self._check(batch, endorsements)
+            if committing is not None:
+                yield committing.result()
+            # Read the store only now: the previous batch is in it, so nothing counts twice.
+            staged = self._stage(checked)
+            committing = self._writer.submit(self._commit, staged)
+        if committing is not None:
+            yield committing.result()
+
+    def _check(self, batch: Sequence[SignedTransaction],
+               endorsements: Sequence[Endorsement]) -> _Checked:
+        """The stateless stage: endorsements and every transaction's shape and signatures."""
         if len(batch) > BATCH_SIZE_MAX or len(endorsements) > ENDORSEMENTS_MAX:
             raise EngineError(f"at most {BATCH_SIZE_MAX} transactions and {ENDORSEMENTS_MAX} "
                               f"endorsements per batch")
         now_s = int(self.clock())
         valid, forged = self._verify_endorsements(endorsements)
-        endorsers = _endorsers_by_transaction(valid)
+        refusals = [checked or forged.get(signed.id) for signed, checked in
+                    zip(batch, self._check_all(batch, now_s), strict=True)]
+        return _Checked(batch, now_s, valid, _endorsers_by_transaction(valid), refusals)
+
+    def _stage(self, checked: _Checked) -> _Staged:
+        """The ordered stage: replays answered from the store, the rest validated in order."""
+        batch = checked.batch
         known = self.store.results(s.id for s in batch)
         outcomes: list[Outcome | None] = [
             Outcome(s.id, None, replayed=True) if s.id in known and known[s.id].committed
-            else None for s in batch]
-        pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
-        checks = self._check_all([batch[i] for i in pending], now_s)
-        for i, checked in zip(pending, checks, strict=True):
-            refusal = checked or forged.get(batch[i].id)
-            if refusal is not None:
-                outcomes[i] = Outcome(batch[i].id, refusal)
-        view = BatchView.prefetch(self.store, [batch[i] for i in pending if outcomes[i] is None])
-        for i in pending:
+            else Outcome(s.id, refusal) if refusal is not None else None
+            for s, refusal in zip(batch, checked.refusals, strict=True)]
+        view = BatchView.prefetch(self.store, [s for s, o in zip(batch, outcomes, strict=True)
+                                               if o is None])
+        for i, signed in enumerate(batch):
             if outcomes[i] is None:
-                outcomes[i] = self._validate_in(view, batch[i], now_s, endorsers)
+                outcomes[i] = self._validate_in(view, signed, checked.now_s, checked.endorsers)
+        return _Staged(checked, view, _all(outcomes))
+
+    def _commit(self, staged: _Staged) -> list[Outcome]:
+        """The durable stage, on the writer thread."""
+        checked = staged.checked
         try:
-            self.store.commit(view.accepted, now_s, valid)
+            self.store.commit(staged.view.accepted, checked.now_s, checked.endorsements)
         except IntegrityError:
             # Another process spent one of these notes first: settle each on its own.
-            accepted = {a.signed.id for a in view.accepted}
-            return [self._submit_alone(s, endorsers.get(s.id, _NO_ENDORSERS), valid)
+            accepted = staged.view.accepted_ids
+            return [self._submit_alone(s, checked.endorsers.get(s.id, _NO_ENDORSERS),
+                                       checked.endorsements)
                     if s.id in accepted and not o.replayed else o
-                    for s, o in zip(batch, _all(outcomes), strict=True)]
-        return _all(outcomes)
+                    for s, o in zip(checked.batch, staged.outcomes, strict=True)]
+        return staged.outcomes
 
     def _validate_in(self, view: BatchView, signed: SignedTransaction, now_s: int,
                      endorsers: dict[TxId, frozenset[ParticipantId]]) -> Outcome:

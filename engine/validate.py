@@ -17,8 +17,8 @@ from typing import Final, Protocol
 from dsl.evaluate import CompiledPolicy, Decision, Ground
 from dsl.facts import Facts, Usage
 from dsl.money import is_currency
-from engine.encoding import note_id, signing_bytes, transaction_id
-from engine.errors import Refusal, ResultCode
+from engine.encoding import INTEGER_MAX, note_id, signing_bytes, transaction_id
+from engine.errors import Refusal, ResultCode, TransactionRefused
 from engine.ids import NoteId, ParticipantId, TxId
 from engine.keys import verify
 from engine.model import Note, Output, SignedTransaction, TokenRef, Transaction
@@ -128,8 +128,11 @@ def _validate_state(signed: SignedTransaction, ledger: LedgerView, registry: Reg
 def _check_structure(signed: SignedTransaction, now_s: int) -> None:
     transaction = signed.transaction
     problems = _shape_problems(transaction)
-    if signed.id != transaction_id(transaction):
-        problems.append("the id is not the hash of the transaction")
+    try:
+        if signed.id != transaction_id(transaction):
+            problems.append("the id is not the hash of the transaction")
+    except TransactionRefused as refused:
+        problems.append(refused.refusal.reason)
     if abs(transaction.created_at_s - now_s) > CLOCK_SKEW_MAX_S:
         problems.append(f"its time is more than {CLOCK_SKEW_MAX_S} s from the notary's clock")
     if len(signed.signatures) > SIGNATURES_MAX or len(signed.signers) != len(signed.signatures):
@@ -151,8 +154,8 @@ def _shape_problems(transaction: Transaction) -> list[str]:
         problems.append("a note is listed twice among the inputs")
     if any(not is_currency(output.currency) for output in transaction.outputs):
         problems.append("an output's currency is not an ISO 4217 currency")
-    if any(output.amount_minor <= 0 for output in transaction.outputs):
-        problems.append("every output is more than zero")
+    if any(not 0 < output.amount_minor <= INTEGER_MAX for output in transaction.outputs):
+        problems.append(f"every output is more than zero and at most {INTEGER_MAX}")
     if (operation == "convert") != (transaction.quote is not None):
         problems.append("a convert carries its quote, and only a convert does")
     return problems

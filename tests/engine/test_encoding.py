@@ -141,3 +141,33 @@ def test_truncating_real_bytes_is_always_malformed() -> None:
     for end in range(len(TRANSACTION_DOMAIN), len(data)):
         with pytest.raises(TransactionRefused):
             from_bytes(data[:end])
+
+
+@given(transactions(), st.text(max_size=40), st.integers(0, 2**63 - 1))
+def test_the_fast_encoder_writes_the_reference_canonical_bytes(
+        transaction: Transaction, text: str, number: int) -> None:
+    """The canonical form is defined as `json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)` in UTF-8; the orjson encoder must write exactly those bytes, also for
+    any Unicode text (escapes, control characters, non-ASCII) and the largest numbers."""
+    transaction = replace(transaction, nonce=text, created_at_s=number)
+    reference = json.dumps(to_wire(transaction), sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False).encode("utf-8", "surrogatepass")
+    try:
+        encoded = transaction_bytes(transaction)
+    except TransactionRefused:
+        assert any(0xD800 <= ord(c) <= 0xDFFF for c in text)  # lone surrogates: not Unicode
+        return
+    assert encoded == TRANSACTION_DOMAIN + reference
+
+
+def test_a_number_beyond_64_bits_is_malformed_not_a_crash() -> None:
+    """Amounts and times must fit the stores' 64-bit columns: larger ones are refused as
+    malformed by the decoder, the encoder and validation alike."""
+    huge = replace(_simple(), created_at_s=2**64)
+    with pytest.raises(TransactionRefused) as refused:
+        transaction_bytes(huge)
+    assert refused.value.refusal.code == ResultCode.MALFORMED
+    wire = to_wire(_simple())
+    wire["outputs"][0]["amount_minor"] = 2**63
+    with pytest.raises(TransactionRefused, match="amount_minor"):
+        from_wire(wire)

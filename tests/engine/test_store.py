@@ -282,3 +282,22 @@ def test_the_same_transaction_twice_in_one_batch_commits_once(store: SqlStore) -
     assert first.committed and not first.replayed
     assert second.committed and second.replayed
     assert store.table_balances()[(CLINIC.participant, "KZT", "")] == 1_250_000
+
+
+def test_a_stream_of_batches_sees_each_earlier_batch(store: SqlStore) -> None:
+    """Batches handed over as a stream are validated after the previous one is durable: the
+    second batch spends the change the first created, and a third that spends the first's input
+    again is refused as a double spend, exactly as separate `submit_batch` calls would be."""
+    notary = notary_for(store)
+    note = fund_alice(lambda signed: committed(notary, signed))
+    first = sign(purchase(note, CLINIC, 8062, 1_000_000, nonce="s1"), ALICE, HALYK)
+    change = Note(note_id(first.id, 1), ALICE.participant, 9_000_000, "KZT", HEALTH, NOW_S,
+                  first.id)
+    second = sign(purchase(change, CLINIC, 8062, 1_000_000, nonce="s2"), ALICE, HALYK)
+    again = sign(purchase(note, CLINIC, 8062, 2_000_000, nonce="s3"), ALICE, HALYK)
+    answers = list(notary.submit_stream([([first], []), ([second], []), ([again], [])]))
+    assert [[o.committed for o in batch] for batch in answers] == [[True], [True], [False]]
+    refusal = answers[2][0].refusal
+    assert refusal is not None and refusal.code == ResultCode.NOTE_ALREADY_SPENT
+    assert store.table_balances()[(CLINIC.participant, "KZT", "")] == 2_000_000
+    assert verify(store).ok
