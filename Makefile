@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy dsl engine node
+	$(BIN)/mypy dsl engine node bridges
 
 # The PostgreSQL tests need a server: .ci/postgres starts one (installing it where it can);
 # without one they skip, except under CI, where they fail.

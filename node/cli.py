@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridges.qr.cli import qr_app
 from dsl import errors
 from dsl.evaluate import Decision
 from dsl.fact_text import build_question
@@ -39,6 +40,7 @@ bench_app = typer.Typer(help="Measure Earmark's speed on this machine.", no_args
 app.add_typer(bench_app, name="bench")
 ledger_app = typer.Typer(help="Inspect a ledger database.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(qr_app, name="qr")
 
 # Markup is off by default: paths, facts and reasons are the user's text and print as written.
 _out = Console(highlight=False, soft_wrap=True, markup=False)
