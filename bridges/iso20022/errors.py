@@ -15,17 +15,7 @@ An error names the place (`path`, an XPath-like `/Document/…` string) and the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True, slots=True)
-class Code:
-    """One entry of the catalogue: the stable code, a snake-case name and a title for the docs."""
-
-    code: str
-    name: str
-    title: str
-
+from bridges.catalogue import Code, catalogue
 
 # Internal.
 INTERNAL = Code("I0001", "internal", "internal error of the ISO 20022 bridge (a bug in Earmark)")
@@ -55,9 +45,7 @@ TOO_MANY = Code("I0307", "too_many", "more repetitions of an element than the li
 # Building.
 REFUSED = Code("I0401", "refused", "a value that the message cannot carry")
 
-CATALOGUE: dict[str, Code] = {
-    entry.code: entry for entry in globals().copy().values() if isinstance(entry, Code)
-}
+CATALOGUE: dict[str, Code] = catalogue(globals().copy())
 
 
 class Iso20022Error(ValueError):

@@ -13,17 +13,7 @@ tests and the docs key on them, and a code never changes its meaning. Families:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True, slots=True)
-class Code:
-    """One entry of the catalogue: the stable code, a snake-case name and a title for the docs."""
-
-    code: str
-    name: str
-    title: str
-
+from bridges.catalogue import Code, catalogue
 
 # Internal.
 INTERNAL = Code("Q0001", "internal", "internal error of the QR bridge (a bug in Earmark)")
@@ -56,9 +46,7 @@ PAYLOAD_NOT_IMAGEABLE = Code(
 )
 SEVERAL_QR_CODES = Code("Q0404", "several_qr_codes", "an image that holds different QR codes")
 
-CATALOGUE: dict[str, Code] = {
-    entry.code: entry for entry in globals().copy().values() if isinstance(entry, Code)
-}
+CATALOGUE: dict[str, Code] = catalogue(globals().copy())
 
 
 class QrError(ValueError):
