@@ -16,13 +16,13 @@ from enum import StrEnum
 from typing import TypeVar
 from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
+from bridges.catalogue import Code
 from bridges.iso20022.errors import (
     NOT_XML,
     TIME_WITHOUT_OFFSET,
     TOO_MANY,
     UNKNOWN_CODE,
     UNSUPPORTED,
-    Code,
     Iso20022Error,
     internal,
     refuse,
