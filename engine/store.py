@@ -1,7 +1,7 @@
 """The durable store: SQLite (the embedded default) or PostgreSQL, behind one class.
 
 Both speak SQLAlchemy Core on the SQLModel tables of `engine.tables`; what differs by dialect is
-set up in `_connect` (SQLite: WAL and `synchronous=FULL`, so nothing acknowledged is lost) and the
+set up in `connect` (SQLite: WAL and `synchronous=FULL`, so nothing acknowledged is lost) and the
 upsert used for usage totals. `commit` writes a whole batch in one database transaction: many
 ledger transactions per database commit, each acknowledged only once that commit is durable.
 """
@@ -74,7 +74,7 @@ class SqlStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _connect(url)
+        self.engine = connect(url)
         upgrade(self.engine)
         self._policies: dict[TokenRef, CompiledPolicy | None] = {}
         self._upsert = postgresql.insert if self.engine.dialect.name == "postgresql" else (
@@ -293,7 +293,8 @@ def _note_row(note: Note) -> dict[str, Any]:
             "issued_at_s": note.issued_at_s, "created_by": note.created_by}
 
 
-def _connect(url: str) -> Engine:
+def connect(url: str) -> Engine:
+    """An engine for `url`; SQLite connections are set up for durability (WAL, FULL sync)."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": 30}, use_insertmanyvalues=False)

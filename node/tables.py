@@ -1,0 +1,109 @@
+"""The services' own tables, beside the ledger's: registry, directory, customers, payments.
+
+They live on a metadata of their own (`NODE_METADATA`) with their own alembic history
+(`node/migrations`, version table `node_alembic_version`), so a central node keeps them in the
+ledger's database without either migration history seeing the other's tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, MetaData, Text
+from sqlmodel import Field, SQLModel
+
+NODE_METADATA = MetaData()
+
+
+class NodeTable(SQLModel):
+    """Base of the node's tables: binds them to `NODE_METADATA`."""
+
+    metadata = NODE_METADATA
+
+
+class ParticipantRow(NodeTable, table=True):
+    """Central: a registered bank, agency or FX provider (the central bank is its config)."""
+
+    __tablename__ = "participants"
+
+    key: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=128, unique=True)
+    role: str = Field(max_length=16)
+    registered_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ReserveRow(NodeTable, table=True):
+    """Central: a bank's reserves at the central bank, against which money is issued."""
+
+    __tablename__ = "reserves"
+
+    bank: str = Field(primary_key=True, max_length=128)
+    currency: str = Field(primary_key=True, max_length=3)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class WalletRow(NodeTable, table=True):
+    """Central: a customer's wallet as its bank registered it (the payee directory)."""
+
+    __tablename__ = "wallets"
+
+    key: str = Field(primary_key=True, max_length=64)
+    account: str = Field(max_length=160, unique=True)
+    phone: str | None = Field(default=None, max_length=20, unique=True)
+    bank: str = Field(max_length=128, index=True)
+    display_name: str = Field(max_length=128)
+    role: str = Field(max_length=16)
+    kyc: int
+    mcc: int
+    region: str = Field(max_length=32)
+
+
+class IdempotencyRow(NodeTable, table=True):
+    """Both: the first response to a caller's POST under an Idempotency-Key, replayed after."""
+
+    __tablename__ = "idempotency"
+
+    caller: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=128)
+    request_sha256: str = Field(max_length=64)
+    status: int
+    media_type: str = Field(max_length=64)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class CustomerRow(NodeTable, table=True):
+    """Bank: a customer, the KYC facts the bank attests and the wallet key they opened."""
+
+    __tablename__ = "customers"
+
+    account: str = Field(primary_key=True, max_length=160)
+    key: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=128)
+    role: str = Field(max_length=16)
+    mcc: int
+    phone: str | None = Field(default=None, max_length=20, unique=True)
+    kyc_tier: int
+    region: str = Field(max_length=32)
+    created_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PaymentRow(NodeTable, table=True):
+    """Bank: a payment, distribution or cash-out of one of its customers, from prepared on."""
+
+    __tablename__ = "payments"
+    __table_args__ = (Index("payments_by_account_and_time", "account", "created_at_s"),
+                      Index("payments_by_account_and_day", "account", "currency", "day"))
+
+    id: str = Field(primary_key=True, max_length=36)
+    account: str = Field(max_length=160)
+    kind: str = Field(max_length=16)
+    counterparty: str = Field(max_length=160)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    token: str = Field(max_length=200)
+    status: str = Field(max_length=16)
+    tx_id: str = Field(max_length=64, index=True)
+    code: str = Field(default="", max_length=64)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    day: str = Field(max_length=10)
+    transaction: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
