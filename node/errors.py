@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+from aiohttp import web
+
 from engine.errors import Refusal
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -85,3 +88,9 @@ def conflict(code: str, detail: str) -> NodeError:
 def unprocessable(code: str, detail: str, **extra: Any) -> NodeError:
     """422: well-formed but refused by a rule of the node (a limit, a missing balance)."""
     return NodeError(422, code, "Refused", detail, **extra)
+
+
+def problem_response(problem: Problem, instance: str = "") -> web.Response:
+    """The problem as an HTTP response of media type application/problem+json."""
+    return web.Response(status=problem.status, body=orjson.dumps(problem.document(instance)),
+                        content_type=PROBLEM_CONTENT_TYPE)

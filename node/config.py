@@ -1,0 +1,112 @@
+"""A node's configuration file (TOML): role, name, address, database, key and limits.
+
+`earmark node init` writes one with a fresh key (the file is the key's only home: it is written
+readable by its owner alone); `earmark node start --config FILE` reads it. Pydantic checks it,
+so a wrong file is refused with the field and the reason before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dsl.money import is_currency
+from engine.keys import KeyPair
+from node.errors import NodeError
+from node.kyc_limits import KYC_TIERS, default_daily_limits
+
+Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+Role = Literal["central", "bank"]
+
+
+class CentralLink(BaseModel):
+    """Where a bank finds its central bank, and the central bank's public key."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    key: Hex64
+
+
+class NodeConfig(BaseModel):
+    """Everything a node needs to start."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+    name: Name
+    host: str = "127.0.0.1"
+    port: int = Field(ge=0, le=65535)
+    database: str
+    currencies: list[str] = Field(min_length=1)
+    key_seed: Hex64
+    central: CentralLink | None = None
+    daily_limits: dict[str, list[int]] = Field(default_factory=dict)
+
+    @field_validator("currencies")
+    @classmethod
+    def _known(cls, currencies: list[str]) -> list[str]:
+        unknown = [c for c in currencies if not is_currency(c)]
+        if unknown:
+            raise ValueError(f"not ISO 4217 currencies with minor units: {unknown}")
+        return currencies
+
+    @field_validator("daily_limits")
+    @classmethod
+    def _per_tier(cls, limits: dict[str, list[int]]) -> dict[str, list[int]]:
+        for currency, amounts in limits.items():
+            if len(amounts) != len(KYC_TIERS) or any(a < 0 for a in amounts):
+                raise ValueError(f"{currency}: one non-negative amount per KYC tier "
+                                 f"{KYC_TIERS[0]}..{KYC_TIERS[-1]}")
+        return limits
+
+    @property
+    def key(self) -> KeyPair:
+        """The node's signing key."""
+        return KeyPair.from_seed(bytes.fromhex(self.key_seed))
+
+    def daily_limit(self, currency: str, tier: int) -> int:
+        """The most a customer of `tier` may pay per day in `currency`, in minor units."""
+        limits = self.daily_limits.get(currency) or default_daily_limits(currency)
+        return limits[tier]
+
+
+def load(path: Path) -> NodeConfig:
+    """The configuration in `path`; a relative SQLite path counts from the file's folder."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        config = NodeConfig.model_validate(data)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise NodeError(400, "config_unreadable", "Configuration unreadable",
+                        f"{path}: {error}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise NodeError(400, "config_invalid", "Configuration invalid",
+                        f"{path}: {where}: {first['msg']}") from None
+    prefix = "sqlite:///"
+    if config.database.startswith(prefix) and not config.database.startswith(prefix + "/"):
+        absolute = (path.parent / config.database[len(prefix):]).resolve()
+        config = config.model_copy(update={"database": f"{prefix}{absolute}"})
+    return config
+
+
+def write(config: NodeConfig, path: Path) -> None:
+    """Write the file readable by its owner only: it holds the node's key."""
+    data = config.model_dump(exclude_none=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        tomli_w.dump(data, file)
+
+
+def fresh(role: Role, name: str, port: int, currencies: list[str], *,
+          database: str | None = None, central: CentralLink | None = None) -> NodeConfig:
+    """A new configuration with a fresh random key."""
+    seed = os.urandom(32).hex()
+    return NodeConfig(role=role, name=name, port=port, currencies=currencies, key_seed=seed,
+                      database=database or f"sqlite:///{name}.db", central=central,
+                      daily_limits={c: default_daily_limits(c) for c in currencies})

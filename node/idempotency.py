@@ -1,0 +1,96 @@
+"""Idempotency-Key on every POST: the first response is stored and replayed; the same key with
+another body is refused.
+
+A key belongs to its caller (two callers may use the same key). While the first request with a
+key runs, a second one with the same key gets 409 instead of running twice. A 5xx answer is not
+stored, so a retry after a server fault runs again (the ledger's own idempotency by transaction
+id then keeps the retry from doing anything twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from aiohttp import web
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from node.errors import NodeError, bad_request, conflict, problem_response, unprocessable
+from node.tables import IdempotencyRow
+
+HEADER: Final = "Idempotency-Key"
+REPLAYED_HEADER: Final = "Idempotent-Replayed"
+KEY_CHARS_MAX: Final = 128
+_TABLE = IdempotencyRow.__table__  # type: ignore[attr-defined]
+
+
+class IdempotencyStore:
+    """The stored first responses, by caller and key, in the node's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._running: set[tuple[str, str]] = set()
+
+    async def run(self, caller: str, key: str | None, body: bytes,
+                  produce: Callable[[], Awaitable[web.Response]]) -> web.Response:
+        """The stored response for (caller, key), or `produce()`'s, stored for next time."""
+        key = _valid_key(key)
+        digest = hashlib.sha256(body).hexdigest()
+        stored = await asyncio.to_thread(self._find, caller, key)
+        if stored is not None:
+            return _replay(stored, digest)
+        if (caller, key) in self._running:
+            raise conflict("idempotency_key_in_use", "a request with this key is still running")
+        self._running.add((caller, key))
+        try:
+            response = await _answer(produce)
+            if response.status < 500:
+                await asyncio.to_thread(self._store, caller, key, digest, response)
+            return response
+        finally:
+            self._running.discard((caller, key))
+
+    def _find(self, caller: str, key: str) -> IdempotencyRow | None:
+        with self._engine.connect() as db:
+            row = db.execute(select(_TABLE).where(_TABLE.c.caller == caller,
+                                                  _TABLE.c.key == key)).first()
+        return IdempotencyRow.model_validate(row._mapping) if row is not None else None
+
+    def _store(self, caller: str, key: str, digest: str, response: web.Response) -> None:
+        body = response.body if isinstance(response.body, bytes) else b""
+        try:
+            with self._engine.begin() as db:
+                db.execute(_TABLE.insert().values(
+                    caller=caller, key=key, request_sha256=digest, status=response.status,
+                    media_type=response.content_type, body=body, created_at_s=int(time.time())))
+        except IntegrityError:
+            pass  # another process answered the same key first; its answer stands
+
+
+def _valid_key(key: str | None) -> str:
+    if not key:
+        raise bad_request("idempotency_key_missing", f"every POST carries an {HEADER} header")
+    if len(key) > KEY_CHARS_MAX or not key.isprintable():
+        raise bad_request("idempotency_key_invalid",
+                          f"an {HEADER} is 1 to {KEY_CHARS_MAX} printable characters")
+    return key
+
+
+def _replay(stored: IdempotencyRow, digest: str) -> web.Response:
+    if stored.request_sha256 != digest:
+        raise unprocessable("idempotency_key_reused",
+                            "this Idempotency-Key was used with another request body")
+    return web.Response(status=stored.status, body=stored.body, content_type=stored.media_type,
+                        headers={REPLAYED_HEADER: "true"})
+
+
+async def _answer(produce: Callable[[], Awaitable[web.Response]]) -> web.Response:
+    """The handler's response; a refusal is an answer too and is stored like one."""
+    try:
+        return await produce()
+    except NodeError as error:
+        return problem_response(error.problem)
