@@ -181,6 +181,64 @@ class SqlStore:
         with self.engine.connect() as db:
             return {TxId(i): StoredResult(c, r) for i, c, r in db.execute(query)}
 
+    # ---- reads for the services ------------------------------------------------------------
+
+    def notes_of(self, owner: ParticipantId, *, currency: str | None = None,
+                 include_spent: bool = False, after: str = "",
+                 limit: int = 100) -> list[tuple[Note, TxId | None]]:
+        """A page of an owner's notes by note id, each with the transaction that spent it."""
+        query = select(_NOTES, _SPENT.c.tx_id).select_from(
+            _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
+            _NOTES.c.owner == owner, _NOTES.c.id > after)
+        if currency is not None:
+            query = query.where(_NOTES.c.currency == currency)
+        if not include_spent:
+            query = query.where(_SPENT.c.tx_id.is_(None))
+        with self.engine.connect() as db:
+            rows = db.execute(query.order_by(_NOTES.c.id).limit(limit)).mappings().all()
+        return [(_note(row), TxId(row["tx_id"]) if row["tx_id"] else None) for row in rows]
+
+    def balances_of(self, owner: ParticipantId) -> list[tuple[str, TokenRef | None, int, int]]:
+        """An owner's unspent (currency, token, total, number of notes), plain money first."""
+        query = select(_NOTES.c.currency, _NOTES.c.token_contract, _NOTES.c.token_name,
+                       func.sum(_NOTES.c.amount_minor), func.count()).select_from(
+            _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
+            _NOTES.c.owner == owner, _SPENT.c.tx_id.is_(None)).group_by(
+            _NOTES.c.currency, _NOTES.c.token_contract, _NOTES.c.token_name)
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        found = [(currency, TokenRef(ContractHash(contract), name) if contract else None,
+                  int(total), int(count)) for currency, contract, name, total, count in rows]
+        return sorted(found, key=lambda b: (b[0], b[1] is not None,
+                                            (b[1].contract, b[1].token) if b[1] else ("", "")))
+
+    def contracts(self, after: str = "", limit: int = 100) -> list[tuple[ContractHash, str]]:
+        """A page of deployed contracts by hash: each hash and source."""
+        query = select(_CONTRACTS.c.hash, _CONTRACTS.c.source).where(
+            _CONTRACTS.c.hash > after).order_by(_CONTRACTS.c.hash).limit(limit)
+        with self.engine.connect() as db:
+            return [(ContractHash(h), source) for h, source in db.execute(query)]
+
+    def contract_source(self, digest: ContractHash) -> str | None:
+        """The source of a deployed contract, if deployed."""
+        with self.engine.connect() as db:
+            source = db.execute(select(_CONTRACTS.c.source).where(
+                _CONTRACTS.c.hash == digest)).scalar()
+        return str(source) if source is not None else None
+
+    def journal_entry(self, tx_id: TxId) -> tuple[bytes, ParticipantId | None] | None:
+        """A committed transaction's canonical body and the bank whose endorsement co-signed
+        it, if one did; None if it is not in the journal."""
+        query = select(_TRANSACTIONS.c.body, _ENDORSEMENTS.c.signer).select_from(
+            _TRANSACTIONS.outerjoin(_ENDORSEMENTS,
+                                    _ENDORSEMENTS.c.digest == _TRANSACTIONS.c.endorsement)
+        ).where(_TRANSACTIONS.c.id == tx_id, _TRANSACTIONS.c.code == COMMITTED)
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        if row is None:
+            return None
+        return bytes(row[0]), ParticipantId(row[1]) if row[1] else None
+
     # ---- the one write ---------------------------------------------------------------------
 
     def commit(self, accepted: Sequence[Accepted], now_s: int,

@@ -84,8 +84,10 @@ def authenticate(headers: Mapping[str, str], method: str, path_qs: str, body: by
         signature_bytes = bytes.fromhex(signature)
     except ValueError:
         signature_bytes = b""
+    # One caller has one spelling, so a replay cannot pass as new by changing the key's case.
+    caller = ParticipantId(key.lower())
     message = request_message(method, path_qs, timestamp, nonce, body)
-    if not verify(ParticipantId(key.lower()), message, signature_bytes):
+    if not verify(caller, message, signature_bytes):
         raise unauthenticated("auth_bad_signature", "the signature does not match the request")
-    nonces.admit(key, nonce, now)
-    return ParticipantId(key.lower())
+    nonces.admit(caller, nonce, now)
+    return caller

@@ -1,0 +1,93 @@
+"""Who calls the central bank, and what they may see (architecture invariant 7).
+
+The central bank sees everything; a participant sees its own notes and transactions; a bank
+also sees those of the wallets it registered. Anyone else is refused with the same 403 whether
+the thing exists or not, so a refusal teaches nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from engine.encoding import from_bytes
+from engine.ids import ParticipantId, TxId
+from engine.participants import Participant, Registry
+from engine.store import SqlStore
+from engine.validate import CUSTOMER_ROLES
+from node.central_records import CentralRecords
+from node.errors import forbidden
+
+_CENTRAL_SIGNS = frozenset({"issue", "redeem"})
+
+
+class Access:
+    """The registry of participants and the visibility rules over it."""
+
+    def __init__(self, central: Participant, records: CentralRecords) -> None:
+        self.central = central
+        self.records = records
+        self.registry = Registry.of(central, [])
+
+    def reload(self) -> Registry:
+        """Read the registry again from the participants table (after a registration)."""
+        self.registry = Registry.of(self.central, self.records.participants())
+        return self.registry
+
+    def participant(self, caller: ParticipantId) -> Participant:
+        """The registered participant (or the central bank) that signed the request."""
+        found = self.registry.by_key(caller)
+        if found is None:
+            raise forbidden("only registered participants call the central bank")
+        return found
+
+    def role(self, caller: ParticipantId, role: str) -> Participant:
+        """The caller, who must be a participant of `role`."""
+        found = self.participant(caller)
+        if found.role != role:
+            raise forbidden(f"only a participant of role {role} may do this")
+        return found
+
+    def central_only(self, caller: ParticipantId) -> None:
+        """Refuse anyone but the central bank."""
+        if caller != self.central.key:
+            raise forbidden("only the central bank may do this")
+
+    def sees_owner(self, caller: ParticipantId, owner: str) -> bool:
+        """Whether the caller may see `owner`'s notes and balances."""
+        if caller in (self.central.key, owner):
+            return True
+        return self._banks_of(caller, [owner])
+
+    def sees_transaction(self, caller: ParticipantId, store: SqlStore, tx_id: TxId) -> bool:
+        """Whether the caller may see a committed transaction: the central bank, one whose
+        signature it needed, the endorsing bank, or the bank of a wallet that signed."""
+        if caller == self.central.key:
+            return True
+        entry = store.journal_entry(tx_id)
+        if entry is None:
+            return False
+        signers = self._signers(store, *entry)
+        return caller in signers or self._banks_of(caller, signers)
+
+    def _signers(self, store: SqlStore, body: bytes,
+                 endorser: ParticipantId | None) -> set[str]:
+        """Who had to sign (the journal keeps bodies, not signatures): every spent note's owner,
+        the central bank for issue and redeem, a customer's bank, and the endorser."""
+        transaction = from_bytes(body)
+        signers: set[str] = {note.owner for note, _ in store.notes(transaction.inputs).values()}
+        if endorser is not None:
+            signers.add(endorser)
+        if transaction.operation in _CENTRAL_SIGNS:
+            signers.add(self.central.key)
+        if transaction.sender.role in CUSTOMER_ROLES:
+            bank = self.registry.by_name(transaction.sender.bank, "bank")
+            if bank is not None:
+                signers.add(bank.key)
+        return signers
+
+    def _banks_of(self, caller: ParticipantId, owners: Collection[str]) -> bool:
+        """Whether the caller is the bank that registered a wallet among `owners`."""
+        bank = self.registry.by_key(caller)
+        if bank is None or bank.role != "bank":
+            return False
+        return bank.name in self.records.wallet_banks(owners).values()

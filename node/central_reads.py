@@ -1,0 +1,145 @@
+"""What participants look up at the central bank: participants, payees, notes, balances,
+transactions and the monetary statistics, each behind the visibility rules of
+`node.central_access`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Final
+
+from engine.ids import ParticipantId, TxId
+from engine.store import SqlStore
+from node.api import Api, Call
+from node.central_access import Access
+from node.errors import bad_request, forbidden, not_found
+from node.messages import (
+    BalanceList,
+    BalanceWire,
+    DirectoryQuery,
+    NoteList,
+    NotesQuery,
+    OutcomeWire,
+    Page,
+    ParticipantList,
+    ParticipantWire,
+    PayeeWire,
+    Statistics,
+)
+from node.statistics import statistics
+from node.tables import WalletRow
+from node.wire import note_to_wire, token_to_wire
+
+_HEX64: Final = re.compile(r"[0-9a-f]{64}")
+
+
+def masked(display_name: str) -> str:
+    """A name as confirmation of payee shows it: each word's first letter, then stars
+    ("Sokha Chan" → "S**** C***"), enough to recognise a payee, not to learn a name."""
+    return " ".join(word[0] + "*" * (len(word) - 1) for word in display_name.split())
+
+
+def payee_wire(row: WalletRow) -> PayeeWire:
+    """A directory entry on the wire, its name masked."""
+    return PayeeWire(key=row.key, account=row.account, bank=row.bank,
+                     display_name=masked(row.display_name), role=row.role, kyc=row.kyc,
+                     mcc=row.mcc, region=row.region)
+
+
+class CentralReads:
+    """The read operations of the central bank."""
+
+    def __init__(self, access: Access, store: SqlStore) -> None:
+        self.access = access
+        self.store = store
+        self.records = access.records
+
+    def declare(self, api: Api) -> None:
+        """Add these operations to `api`."""
+        route = api.route
+        route("GET", "/participants", summary="Registered participants", tag="participants",
+              query=Page, response=ParticipantList)(self.participants)
+        route("GET", "/directory", summary="Resolve a payee by account or phone",
+              tag="directory", query=DirectoryQuery, response=PayeeWire)(self.directory)
+        route("GET", "/notes", summary="An owner's notes", tag="ledger", query=NotesQuery,
+              response=NoteList)(self.notes)
+        route("GET", "/balances/{owner}", summary="An owner's balances", tag="ledger",
+              response=BalanceList)(self.balances)
+        route("GET", "/transactions/{tx_id}", summary="The outcome of a transaction",
+              tag="transactions", response=OutcomeWire)(self.transaction)
+        route("GET", "/statistics", summary="Monetary statistics", tag="statistics",
+              response=Statistics)(self.statistics)
+
+    async def participants(self, call: Call) -> ParticipantList:
+        """GET /participants: a page of participants by name."""
+        self.access.participant(call.signed_by())
+        page = call.query(Page)
+        found = await asyncio.to_thread(self.records.participant_page, page.after,
+                                        page.limit + 1)
+        items = [ParticipantWire(name=p.name, role=p.role, key=p.key)
+                 for p in found[:page.limit]]
+        return ParticipantList(items=items,
+                               next=items[-1].name if len(found) > page.limit else None)
+
+    async def directory(self, call: Call) -> PayeeWire:
+        """GET /directory: the payee with this account id or phone number."""
+        self.access.participant(call.signed_by())
+        query = call.query(DirectoryQuery)
+        if (query.account is None) == (query.phone is None):
+            raise bad_request("invalid_request", "give exactly one of account and phone")
+        row = await asyncio.to_thread(self.records.find_wallet, account=query.account,
+                                      phone=query.phone)
+        if row is None:
+            raise not_found("payee")
+        return payee_wire(row)
+
+    async def notes(self, call: Call) -> NoteList:
+        """GET /notes: a page of an owner's notes, by note id."""
+        query = call.query(NotesQuery)
+        await self._may_see_owner(call.signed_by(), query.owner)
+        found = await asyncio.to_thread(
+            self.store.notes_of, ParticipantId(query.owner), currency=query.currency,
+            include_spent=query.include_spent, after=query.after, limit=query.limit + 1)
+        items = [note_to_wire(note, spent_by) for note, spent_by in found[:query.limit]]
+        return NoteList(items=items, next=items[-1].id if len(found) > query.limit else None)
+
+    async def balances(self, call: Call) -> BalanceList:
+        """GET /balances/{owner}: what an owner holds, by currency and token."""
+        owner = call.path("owner")
+        await self._may_see_owner(call.signed_by(), owner)
+        found = await asyncio.to_thread(self.store.balances_of, ParticipantId(owner))
+        return BalanceList(owner=owner, balances=[
+            BalanceWire(currency=currency, token=token_to_wire(token), amount_minor=amount,
+                        notes=count) for currency, token, amount, count in found])
+
+    async def _may_see_owner(self, caller: ParticipantId, owner: str) -> None:
+        if not _HEX64.fullmatch(owner):
+            raise bad_request("invalid_request", "an owner is a public key, 64 hex digits")
+        if not await asyncio.to_thread(self.access.sees_owner, caller, owner):
+            raise forbidden()
+
+    async def transaction(self, call: Call) -> OutcomeWire:
+        """GET /transactions/{tx_id}: a committed transaction's outcome. The store keeps no
+        refusals, so for anyone but the central bank an unknown id is as forbidden as
+        another's."""
+        caller, tx_id = call.signed_by(), TxId(call.path("tx_id"))
+        self.access.participant(caller)
+        if not await asyncio.to_thread(self.access.sees_transaction, caller, self.store, tx_id):
+            raise forbidden()
+        found = (await asyncio.to_thread(self.store.results, [tx_id])).get(tx_id)
+        if found is None or not found.committed:
+            raise not_found("transaction")
+        return OutcomeWire(tx_id=tx_id, status="committed", code=found.code)
+
+    async def statistics(self, call: Call) -> Statistics:
+        """GET /statistics: supply and holdings per currency and token (central bank only)."""
+        self.access.central_only(call.signed_by())
+        return await asyncio.to_thread(self._statistics)
+
+    def _statistics(self) -> Statistics:
+        balances = self.store.table_balances()
+        bank_of: dict[str, str] = {p.key: p.name for p in self.access.registry.others
+                                   if p.role == "bank"}
+        bank_of |= self.records.wallet_banks({owner for owner, _, _ in balances})
+        return statistics(balances, bank_of)
