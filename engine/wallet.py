@@ -4,13 +4,17 @@ Two payments from one wallet at the same time never choose the same note: a note
 from the moment it is chosen until its payment is answered. If another process spent a chosen
 note first (the notary says note_already_spent), the wallet chooses again, a bounded number of
 times.
+
+The pieces work without a store or a notary, so that a bank choosing among notes it fetched from
+the central bank uses the same ones: `NoteReservations` (choose and hold notes), `build_payment`
+(the transaction with its change) and `sign` (signatures over the id).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from dsl.facts import Party
@@ -44,6 +48,56 @@ class Payment:
 
 
 @dataclass
+class NoteReservations:
+    """Notes chosen for payments not answered yet; a reserved note is never chosen twice."""
+
+    _reserved: set[NoteId] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def choose(self, candidates: Iterable[Note], amount_minor: int, currency: str) -> list[Note]:
+        """Reserve unreserved notes from `candidates`, in their order, until they cover the
+        amount; raises `InsufficientFunds` (reserving nothing) if they cannot."""
+        with self._lock:
+            chosen, total = [], 0
+            for note in candidates:
+                if note.id in self._reserved:
+                    continue
+                chosen.append(note)
+                total += note.amount_minor
+                if total >= amount_minor:
+                    self._reserved.update(n.id for n in chosen)
+                    return chosen
+        raise InsufficientFunds(f"{total} of {amount_minor} {currency} available")
+
+    def release(self, notes: Iterable[Note]) -> None:
+        """Free the notes of an answered (or abandoned) payment."""
+        with self._lock:
+            self._reserved.difference_update(note.id for note in notes)
+
+
+def build_payment(payment: Payment, notes: Sequence[Note], sender: Party,
+                  sender_key: ParticipantId, *, created_at_s: int, nonce: str) -> Transaction:
+    """The transaction spending `notes`: the payee's output, then the change back to the sender
+    in the same kind of money (the receiver's output is plain when the contract releases it)."""
+    total = sum(note.amount_minor for note in notes)
+    receiving = None if payment.plain_to_receiver else payment.token
+    outputs = [Output(payment.to, payment.amount_minor, payment.currency, receiving)]
+    if total > payment.amount_minor:
+        outputs.append(Output(sender_key, total - payment.amount_minor, payment.currency,
+                              payment.token))
+    return Transaction(payment.operation, tuple(n.id for n in notes), tuple(outputs), sender,
+                       payment.receiver, created_at_s, nonce, payment.channel)
+
+
+def sign(transaction: Transaction, keys: Iterable[KeyPair]) -> SignedTransaction:
+    """The transaction with its id and each key's signature over it."""
+    tx_id = transaction_id(transaction)
+    message = signing_bytes(tx_id)
+    return SignedTransaction(tx_id, transaction,
+                             tuple(Signature(k.participant, k.sign(message)) for k in keys))
+
+
+@dataclass
 class Wallet:
     """One owner's key and facts; `cosigners` are those who sign beside it (the owner's bank)."""
 
@@ -52,55 +106,28 @@ class Wallet:
     store: SqlStore
     notary: Notary
     cosigners: Sequence[KeyPair] = ()
-    _reserved: set[NoteId] = field(default_factory=set)
+    _reservations: NoteReservations = field(default_factory=NoteReservations)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _sequence: int = 0
 
     def pay(self, payment: Payment) -> Outcome:
         """Choose notes, build, sign and submit; retries with other notes if one was taken."""
         for _ in range(ATTEMPTS_MAX):
-            notes = self._reserve(payment)
+            candidates = self.store.unspent(self.key.participant, payment.currency, payment.token)
+            notes = self._reservations.choose(candidates, payment.amount_minor, payment.currency)
             try:
                 outcome = self.notary.submit(self._signed(payment, notes))
             finally:
-                self._release(notes)
+                self._reservations.release(notes)
             refusal = outcome.refusal
             if refusal is None or refusal.code is not ResultCode.NOTE_ALREADY_SPENT:
                 return outcome
         return outcome
 
-    def _reserve(self, payment: Payment) -> list[Note]:
-        with self._lock:
-            chosen, total = [], 0
-            for note in self.store.unspent(self.key.participant, payment.currency, payment.token):
-                if note.id in self._reserved:
-                    continue
-                chosen.append(note)
-                total += note.amount_minor
-                if total >= payment.amount_minor:
-                    self._reserved.update(n.id for n in chosen)
-                    return chosen
-        raise InsufficientFunds(f"{total} of {payment.amount_minor} {payment.currency} available")
-
-    def _release(self, notes: list[Note]) -> None:
-        with self._lock:
-            self._reserved.difference_update(note.id for note in notes)
-
     def _signed(self, payment: Payment, notes: list[Note]) -> SignedTransaction:
-        total = sum(note.amount_minor for note in notes)
-        receiving = None if payment.plain_to_receiver else payment.token
-        outputs = [Output(payment.to, payment.amount_minor, payment.currency, receiving)]
-        if total > payment.amount_minor:
-            outputs.append(Output(self.key.participant, total - payment.amount_minor,
-                                  payment.currency, payment.token))
         with self._lock:
             self._sequence += 1
             nonce = f"{time.time_ns()}-{self._sequence}"
-        transaction = Transaction(payment.operation, tuple(n.id for n in notes), tuple(outputs),
-                                  self.facts, payment.receiver, int(self.notary.clock()), nonce,
-                                  payment.channel)
-        tx_id = transaction_id(transaction)
-        message = signing_bytes(tx_id)
-        signatures = tuple(Signature(k.participant, k.sign(message))
-                           for k in (self.key, *self.cosigners))
-        return SignedTransaction(tx_id, transaction, signatures)
+        transaction = build_payment(payment, notes, self.facts, self.key.participant,
+                                    created_at_s=int(self.notary.clock()), nonce=nonce)
+        return sign(transaction, (self.key, *self.cosigners))

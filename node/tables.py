@@ -104,6 +104,8 @@ class PaymentRow(NodeTable, table=True):
     tx_id: str = Field(max_length=64, index=True)
     code: str = Field(default="", max_length=64)
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # The contract rule that refused the payment (RuleWire as JSON), empty otherwise.
+    rule: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     day: str = Field(max_length=10)
     transaction: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))

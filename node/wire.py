@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.encoding import from_wire, to_wire
 from engine.errors import Refusal, ResultCode, TransactionRefused
-from engine.ids import ContractHash, ParticipantId, TxId
+from engine.ids import ContractHash, NoteId, ParticipantId, TxId
 from engine.model import Endorsement, Note, Signature, SignedTransaction, TokenRef
 from engine.notary import Outcome
 from node.messages import (
@@ -90,3 +90,9 @@ def note_to_wire(note: Note, spent_by: str | None = None) -> NoteWire:
     return NoteWire(id=note.id, owner=note.owner, amount_minor=note.amount_minor,
                     currency=note.currency, token=token_to_wire(note.token),
                     issued_at_s=note.issued_at_s, created_by=note.created_by, spent_by=spent_by)
+
+
+def note_from_wire(wire: NoteWire) -> Note:
+    """The engine's note (a bank reads the notes the central bank lists so)."""
+    return Note(NoteId(wire.id), ParticipantId(wire.owner), wire.amount_minor, wire.currency,
+                token_from_wire(wire.token), wire.issued_at_s, TxId(wire.created_by))

@@ -1,0 +1,123 @@
+"""A bank prepares its customers' transactions: notes fetched from the central bank, chosen and
+held, and the payment built with its change (the engine wallet's own pieces).
+
+A note chosen for a prepared payment stays held until the payment is answered or its
+preparation expires (`PREPARED_TTL_S`), so two payments prepared at once never spend the same
+note. Holds live in this process: after a restart a note may be chosen again, and the notary's
+`note_already_spent` then refuses the later of two payments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Final
+
+from dsl.evaluate import CompiledPolicy
+from dsl.facts import Party
+from dsl.phases import CompiledContract
+from engine.ids import ParticipantId
+from engine.model import Note, TokenRef, Transaction
+from engine.wallet import InsufficientFunds, NoteReservations, Payment, build_payment
+from node.central_link import CentralClient
+from node.errors import NodeError, unprocessable
+from node.messages import PAGE_SIZE_MAX, NotesQuery
+from node.wire import note_from_wire, token_to_wire
+
+PREPARED_TTL_S: Final = 120  # a prepared payment must be signed within this time
+NOTE_PAGES_MAX: Final = 20  # pages of notes read to pay one amount (PAGE_SIZE_MAX each)
+HELD_PAYMENTS_MAX: Final = 100_000  # prepared payments holding notes at once
+
+
+@dataclass
+class TokenReleases:
+    """Whether a token's contract releases it on an operation (`release on purchase`): then
+    the payee's output is plain money. Contracts are read from the central bank once."""
+
+    central: CentralClient
+    _policies: dict[TokenRef, CompiledPolicy | None] = field(default_factory=dict)
+
+    async def releases(self, token: TokenRef | None, operation: str) -> bool:
+        """Whether the payee of `operation` receives `token` as plain money."""
+        if token is None:
+            return False
+        if token not in self._policies:
+            self._policies[token] = await self._policy(token)
+        policy = self._policies[token]
+        return policy is not None and policy.plans[operation].release
+
+    async def _policy(self, token: TokenRef) -> CompiledPolicy | None:
+        try:
+            contract = await self.central.contract(token.contract)
+        except NodeError as error:
+            if error.problem.status == 404:
+                return None  # the notary refuses it as contract_unknown, with its reason
+            raise
+        compiled = await asyncio.to_thread(CompiledContract, contract.source or "")
+        return compiled.policies.get(token.token)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A built transaction and the notes it spends (held until answered or expired)."""
+
+    transaction: Transaction
+    notes: tuple[Note, ...]
+    expires_at_s: int
+
+
+@dataclass
+class PaymentBuilder:
+    """Chooses and holds notes, and builds transactions, for the bank and its customers."""
+
+    central: CentralClient
+    reservations: NoteReservations = field(default_factory=NoteReservations)
+    _held: dict[str, Prepared] = field(default_factory=dict)
+
+    async def prepare(self, payment_id: str, payment: Payment, sender: Party,
+                      sender_key: ParticipantId) -> Prepared:
+        """Choose and hold the sender's notes and build the transaction; 422
+        `insufficient_funds` if the unheld notes do not cover the amount."""
+        self.sweep(time.time())
+        if len(self._held) >= HELD_PAYMENTS_MAX:
+            raise NodeError(503, "busy", "Too many prepared payments", "try again shortly")
+        candidates = await self._notes(sender_key, payment.currency, payment.token)
+        try:
+            notes = self.reservations.choose(candidates, payment.amount_minor, payment.currency)
+        except InsufficientFunds as error:
+            raise unprocessable("insufficient_funds", str(error)) from None
+        now_s = int(time.time())
+        transaction = build_payment(payment, notes, sender, sender_key, created_at_s=now_s,
+                                    nonce=uuid.uuid4().hex)
+        prepared = Prepared(transaction, tuple(notes), now_s + PREPARED_TTL_S)
+        self._held[payment_id] = prepared
+        return prepared
+
+    def let_go(self, payment_id: str) -> None:
+        """The payment was answered (or abandoned): its notes may be chosen again."""
+        prepared = self._held.pop(payment_id, None)
+        if prepared is not None:
+            self.reservations.release(prepared.notes)
+
+    def sweep(self, now_s: float) -> None:
+        """Let go of every preparation that expired unsigned."""
+        for payment_id in [k for k, p in self._held.items() if p.expires_at_s < now_s]:
+            self.let_go(payment_id)
+
+    async def _notes(self, owner: ParticipantId, currency: str,
+                     token: TokenRef | None) -> list[Note]:
+        """The owner's unspent notes of this kind of money, largest first (as the engine's
+        store lists them for its wallets)."""
+        notes: list[Note] = []
+        after = ""
+        for _ in range(NOTE_PAGES_MAX):
+            page = await self.central.notes(NotesQuery(owner=owner, currency=currency,
+                                                        limit=PAGE_SIZE_MAX, after=after))
+            wanted = token_to_wire(token)
+            notes.extend(note_from_wire(n) for n in page.items if n.token == wanted)
+            if page.next is None:
+                break
+            after = page.next
+        return sorted(notes, key=lambda note: note.amount_minor, reverse=True)
