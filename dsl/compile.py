@@ -54,7 +54,9 @@ def compile_policy(contract: str, policy: PolicySpec) -> CompiledPolicy:
             limits=tuple(c for c, spec in limits if _counts(spec, operation)),
             release=operation in policy.releases,
         )
-    return CompiledPolicy(contract, token.name, token.currency, token.issuer, expiry, plans)
+    closed_by = RuleRef(contract, f"policy {token.name}", policy.span.line, policy.span.column)
+    return CompiledPolicy(contract, token.name, token.currency, token.issuer, expiry, plans,
+                          closed_by)
 
 
 def _counts(limit: LimitSpec | HoldSpec, operation: str) -> bool:

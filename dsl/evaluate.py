@@ -119,6 +119,8 @@ class CompiledPolicy:
     issuer: str
     expiry: CompiledExpiry | None
     plans: dict[str, OperationPlan]
+    # A refusal closed by default cites the policy itself: its rules are what did not allow.
+    closed_by: RuleRef | None = None
 
     def decide(self, facts: Facts, usage: Usage | None = None) -> Decision:
         """Evaluate the policy for one spend of a note of this token."""
@@ -158,7 +160,7 @@ class CompiledPolicy:
                 return Decision(True, Ground.RULE, rule.ref, reason, tuple(trace), plan.release)
             trace.append(rule.unmatched)
         reason = f"no rule allows {facts.operation} of {self.token} here (closed by default)"
-        return Decision(False, Ground.DEFAULT, None, reason, tuple(trace))
+        return Decision(False, Ground.DEFAULT, self.closed_by, reason, tuple(trace))
 
     def _return(self, facts: Facts) -> Decision:
         if facts.receiver.id == self.issuer:

@@ -42,13 +42,13 @@ class Call:
     def body(self, model: type[M]) -> M:
         """The validated body (the route declared `model`)."""
         if not isinstance(self._body, model):
-            raise TypeError(f"this route's body is not a {model.__name__}")
+            raise _misdeclared(f"this route's body is not a {model.__name__}")
         return self._body
 
     def query(self, model: type[M]) -> M:
         """The validated query parameters (the route declared `model`)."""
         if not isinstance(self._query, model):
-            raise TypeError(f"this route's query is not a {model.__name__}")
+            raise _misdeclared(f"this route's query is not a {model.__name__}")
         return self._query
 
     def path(self, name: str) -> str:
@@ -172,7 +172,12 @@ def _respond(route: Route, answer: Answer) -> web.Response:
     if isinstance(answer, BaseModel):
         return web.Response(status=route.status, body=answer.model_dump_json().encode(),
                             content_type="application/json")
-    raise TypeError(f"{route.handler.__name__} answered a {type(answer).__name__}")
+    raise _misdeclared(f"{route.handler.__name__} answered a {type(answer).__name__}")
+
+
+def _misdeclared(detail: str) -> NodeError:
+    """A handler and its declaration disagree: a bug, answered as 500 and logged."""
+    return NodeError(500, "internal", "Internal error", detail)
 
 
 @web.middleware
@@ -183,6 +188,8 @@ async def problems(request: web.Request,
     try:
         return await handler(request)
     except NodeError as error:
+        if error.problem.status >= 500:
+            _log.error("%s %s: %s", request.method, request.path, error)
         return problem_response(error.problem, request.path)
     except web.HTTPException as error:
         if error.status < 400:

@@ -47,7 +47,7 @@ from node.payment_history import PaymentHistory, payments_csv
 from node.tables import CustomerRow
 
 REPORT_ROWS_MAX: Final = 1_000_000  # payment records in one CSV report
-_BATCH_BUCKETS: Final = tuple(float(2**n) for n in range(BATCH_SIZE_MAX.bit_length()))
+_BATCH_BUCKETS: Final = tuple(2**n for n in range(BATCH_SIZE_MAX.bit_length()))
 TAG: Final = "bank"
 
 

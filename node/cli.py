@@ -6,14 +6,21 @@ Exit codes: 0 success (warnings allowed), 1 errors in the input, 2 wrong usage o
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
 import tempfile
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Coroutine, Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn, TypeVar
 
+import tomli_w
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,12 +30,31 @@ from dsl import errors
 from dsl.evaluate import Decision
 from dsl.fact_text import build_question
 from dsl.format import format_source
-from dsl.money import format_minor
+from dsl.money import MoneyError, format_minor, to_minor
 from dsl.phases import CompiledContract
 from dsl.render import render, render_all
+from engine.keys import KeyPair
 from engine.store import SqlStore
 from engine.verify import verify
-from node import benchmarks, ledger_bench
+from node import benchmarks, http_bench, ledger_bench
+from node import config as node_config
+from node.client import ClientError, Expected, NodeClient, check_prepared
+from node.config import CentralLink
+from node.errors import NodeError
+from node.messages import (
+    PAGE_SIZE_MAX,
+    BalanceList,
+    Page,
+    ParticipantWire,
+    PaymentList,
+    PaymentRequest,
+    PaymentWire,
+    PayTo,
+    RegisterParticipant,
+    ReserveDeposit,
+    ReserveWire,
+    TokenWire,
+)
 
 app = typer.Typer(
     help="Earmark: purpose-bound money contracts, a two-tier ledger and a cross-border hub.",
@@ -46,6 +72,7 @@ app.add_typer(qr_app, name="qr")
 _out = Console(highlight=False, soft_wrap=True, markup=False)
 _err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
+T = TypeVar("T")
 PathsArgument = Annotated[list[Path], typer.Argument(help="Contract files or folders.")]
 
 
@@ -245,6 +272,362 @@ def bench_dsl(
         return
     for line in result.lines():
         _out.print(line)
+
+
+@bench_app.command("http")
+def bench_http(
+    payments: Annotated[int, typer.Option(min=1, max=http_bench.PAYMENTS_MAX,
+                                          help="How many payments.")] = 5_000,
+    clients: Annotated[int, typer.Option(min=1, max=http_bench.CLIENTS_MAX,
+                                         help="Concurrent clients, one payer each.")] = 32,
+    database_dir: Annotated[Path | None, typer.Option(
+        help="Keep the nodes' SQLite files, configurations and logs here (an empty folder); "
+             "default a temporary one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Customer payments per second and their latency through a bank and the central bank,
+    both running as real processes on 127.0.0.1."""
+    try:
+        result = http_bench.run(payments, clients, database_dir, _err.print)
+    except NodeError as error:
+        _input_error(f"{error.problem.code}: {error.problem.detail or error.problem.title}")
+    if as_json:
+        _out.print_json(json.dumps(result.as_dict()))
+        return
+    for line in result.lines():
+        _out.print(line)
+
+
+# ---- nodes ------------------------------------------------------------------------------------
+
+node_app = typer.Typer(help="Set up, start and administer central bank and commercial bank "
+                            "nodes.", no_args_is_help=True)
+app.add_typer(node_app, name="node")
+wallet_app = typer.Typer(help="A customer's wallet: its key, payments, balances, history.",
+                         no_args_is_help=True)
+app.add_typer(wallet_app, name="wallet")
+ConfigOption = Annotated[Path, typer.Option("--config", help="The node's TOML file.")]
+
+
+class NodeRole(StrEnum):
+    """The roles a node can take."""
+
+    CENTRAL = "central"
+    BANK = "bank"
+
+
+class ParticipantRoleChoice(StrEnum):
+    """The roles the central bank registers."""
+
+    BANK = "bank"
+    AGENCY = "agency"
+    FX_PROVIDER = "fx_provider"
+
+
+_ROLES: dict[NodeRole, node_config.Role] = {NodeRole.CENTRAL: "central", NodeRole.BANK: "bank"}
+
+
+def _usage_error(message: str) -> NoReturn:
+    _err.print(f"error: {message}")
+    raise typer.Exit(2)
+
+
+def _input_error(message: str) -> NoReturn:
+    _err.print(f"error: {message}")
+    raise typer.Exit(1)
+
+
+def _validation_message(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    where = ".".join(map(str, first["loc"]))
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
+def _central_link(role: NodeRole, url: str | None, key: str | None) -> CentralLink | None:
+    if role is NodeRole.CENTRAL:
+        if url or key:
+            _usage_error("--central-url and --central-key are for a bank's node")
+        return None
+    if not (url and key):
+        _usage_error("a bank's node needs --central-url and --central-key")
+    try:
+        return CentralLink(url=url, key=key)
+    except ValidationError as error:
+        _usage_error(f"--central-key: {_validation_message(error)}")
+
+
+@node_app.command("init")
+def node_init(  # noqa: PLR0917 - Typer maps each option to one parameter
+    role: Annotated[NodeRole, typer.Option(help="What the node is.")],
+    name: Annotated[str, typer.Option(help="The node's name, e.g. aba or national-bank.")],
+    port: Annotated[int, typer.Option(help="The TCP port it serves on.")],
+    currency: Annotated[list[str], typer.Option(help="A currency it serves (repeatable).")],
+    directory: Annotated[Path, typer.Option("--dir", help="Where to write NAME.toml.")] = Path(
+        "."),
+    database: Annotated[str | None, typer.Option(
+        help="Database URL; default sqlite:///NAME.db beside the file.")] = None,
+    central_url: Annotated[str | None, typer.Option(help="A bank's central node URL.")] = None,
+    central_key: Annotated[str | None, typer.Option(
+        help="The central node's public key (a bank's node).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a node's configuration with a fresh key; print the key and the file."""
+    central = _central_link(role, central_url, central_key)
+    path = directory / f"{name}.toml"
+    if path.exists() and not force:
+        _input_error(f"{path} exists; it holds a node's key (--force overwrites it)")
+    try:
+        config = node_config.fresh(_ROLES[role], name, port, currency, database=database,
+                                   central=central)
+    except ValidationError as error:
+        _usage_error(_validation_message(error))
+    except NodeError as error:
+        _input_error(error.problem.detail)
+    directory.mkdir(parents=True, exist_ok=True)
+    node_config.write(config, path)
+    _out.print(f"wrote {path} (readable by you alone: it holds the node's key)")
+    _out.print(f"public key: {config.key.participant}")
+
+
+def _load_config(path: Path) -> node_config.NodeConfig:
+    try:
+        return node_config.load(path)
+    except NodeError as error:
+        _input_error(error.problem.detail)
+
+
+@node_app.command("start")
+def node_start(config: ConfigOption) -> None:
+    """Serve the node until SIGTERM or Ctrl-C."""
+    loaded = _load_config(config)
+    from node import server  # noqa: PLC0415 - loads both services only to serve
+
+    server.run(loaded)
+
+
+def _central_url(config: node_config.NodeConfig, url: str | None) -> str:
+    """Where the central node listens, as seen from this node's configuration."""
+    if url:
+        return url
+    if config.central is not None:
+        return config.central.url
+    return f"http://{config.host}:{config.port}"
+
+
+def _call(work: Coroutine[Any, Any, T]) -> T:
+    """Run one client conversation; a problem or an unreachable node ends the command (1)."""
+    try:
+        return asyncio.run(work)
+    except ClientError as error:
+        _print_problem(error)
+        raise typer.Exit(1) from None
+
+
+def _print_problem(error: ClientError) -> None:
+    status = f" (HTTP {error.status})" if error.status else ""
+    _err.print(f"error: {error.code}{status}: {error.detail}")
+    rule = error.rule
+    if rule is not None:
+        _err.print(f"rule: {rule.get('name')} (contract {rule.get('contract')}, "
+                   f"line {rule.get('line')})")
+    if error.reason and error.reason != error.detail:
+        _err.print(f"reason: {error.reason}")
+    for item in error.extra.get("errors", []):
+        _err.print(f"  {'.'.join(map(str, item.get('location', [])))}: {item.get('message')}")
+
+
+@node_app.command("register")
+def node_register(
+    config: ConfigOption,
+    role: Annotated[ParticipantRoleChoice, typer.Option(help="The participant's role.")],
+    name: Annotated[str, typer.Option(help="The participant's name.")],
+    key: Annotated[str, typer.Option(help="The participant's public key (64 hex digits).")],
+    url: Annotated[str | None, typer.Option(help="The central node's URL; default the "
+                                            "address in the file.")] = None,
+) -> None:
+    """Register a bank, agency or FX provider at the central bank (signed by its key)."""
+    loaded = _load_config(config)
+    if loaded.role != "central":
+        _usage_error(f"{config} is a {loaded.role}'s node; registering needs the central bank's")
+    try:
+        request = RegisterParticipant(name=name, role=role.value, key=key)
+    except ValidationError as error:
+        _usage_error(_validation_message(error))
+
+    async def register() -> ParticipantWire:
+        async with NodeClient(_central_url(loaded, url), loaded.key) as client:
+            return await client.register_participant(request)
+
+    registered = _call(register())
+    _out.print(f"registered {registered.role} {registered.name}: {registered.key}")
+
+
+def _amount(text: str) -> tuple[int, str]:
+    """`"12.50 KHR"` → (1250, "KHR"); a wrong amount is a usage error."""
+    number, _, currency = text.strip().rpartition(" ")
+    try:
+        return to_minor(number.strip(), currency), currency
+    except MoneyError as error:
+        _usage_error(f"--amount {text!r}: {error} (write it as \"12.50 KHR\")")
+
+
+@node_app.command("reserves")
+def node_reserves(
+    config: ConfigOption,
+    bank: Annotated[str, typer.Option(help="The bank whose reserves these are.")],
+    deposit: Annotated[str | None, typer.Option(
+        help='Credit this amount, e.g. "1_000_000 KHR" (the central bank).')] = None,
+    currency: Annotated[str | None, typer.Option(help="Show the reserves in it.")] = None,
+) -> None:
+    """Credit a bank's reserves (--deposit) or show them (--currency)."""
+    if (deposit is None) == (currency is None):
+        _usage_error("give exactly one of --deposit AMOUNT or --currency CODE")
+    loaded = _load_config(config)
+    credit = None
+    if deposit is not None:
+        amount_minor, code = _amount(deposit)
+        try:
+            credit = ReserveDeposit(bank=bank, currency=code, amount_minor=amount_minor)
+        except ValidationError as error:
+            _usage_error(_validation_message(error))
+
+    async def reserves() -> ReserveWire:
+        async with NodeClient(_central_url(loaded, None), loaded.key) as client:
+            if credit is None:
+                return await client.reserves(bank, currency or "")
+            return await client.deposit_reserves(credit)
+
+    answer = _call(reserves())
+    _out.print(f"{answer.bank}: {format_minor(answer.amount_minor, answer.currency)}")
+
+
+# ---- wallets ----------------------------------------------------------------------------------
+
+KeyOption = Annotated[Path, typer.Option("--key", help="The wallet's key file.")]
+BankOption = Annotated[str, typer.Option("--bank", help="The bank node's URL.")]
+AccountOption = Annotated[str, typer.Option("--account", help="The wallet's account, name@bank.")]
+
+
+@wallet_app.command("new")
+def wallet_new(
+    out: Annotated[Path, typer.Option("--out", help="The key file to create.")],
+) -> None:
+    """Create a wallet key (a file readable by you alone) and print its public key."""
+    key = KeyPair.generate()
+    data = {"key_seed": key.signing_key.encode().hex(), "public_key": key.participant}
+    try:
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        _input_error(f"{out} exists; a wallet key is never overwritten")
+    except OSError as error:
+        _input_error(f"cannot create {out}: {error.strerror}")
+    with os.fdopen(descriptor, "wb") as file:
+        tomli_w.dump(data, file)
+    _out.print(f"wrote {out} (readable by you alone: it is the wallet's spend key)")
+    _out.print(f"public key: {key.participant}")
+
+
+def _wallet_key(path: Path) -> KeyPair:
+    try:
+        seed = tomllib.loads(path.read_text(encoding="utf-8")).get("key_seed", "")
+        return KeyPair.from_seed(bytes.fromhex(seed))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        _input_error(f"cannot read the wallet key {path}: {error}")
+    except (ValueError, TypeError):
+        _input_error(f"{path} holds no wallet key (key_seed, 64 hex digits)")
+
+
+def _pay_to(account: str | None, phone: str | None, qr: str | None) -> PayTo:
+    named = [value for value in (account, phone, qr) if value is not None]
+    if len(named) != 1:
+        _usage_error("name the payee with exactly one of --to ACCOUNT, --phone or --qr")
+    return PayTo(account=account, phone=phone, qr=qr)
+
+
+def _token(text: str | None) -> TokenWire | None:
+    if text is None:
+        return None
+    contract, _, name = text.partition("/")
+    return TokenWire(contract=contract, token=name)
+
+
+@wallet_app.command("pay")
+def wallet_pay(  # noqa: PLR0917 - Typer maps each option to one parameter
+    key: KeyOption,
+    bank: BankOption,
+    amount: Annotated[str, typer.Option(help='What to pay, e.g. "12.50 KHR".')],
+    to: Annotated[str | None, typer.Option("--to", help="The payee's account.")] = None,
+    phone: Annotated[str | None, typer.Option(help="The payee's phone, +E.164.")] = None,
+    qr: Annotated[str | None, typer.Option(help="The merchant's QR payload.")] = None,
+    token: Annotated[str | None, typer.Option(
+        help="Pay with earmarked money: CONTRACT_HASH/TOKEN.")] = None,
+) -> None:
+    """Pay from the wallet: the bank prepares, the wallet checks, signs, and shows the outcome."""
+    wallet = _wallet_key(key)
+    amount_minor, currency = _amount(amount)
+    try:
+        request = PaymentRequest(to=_pay_to(to, phone, qr), currency=currency,
+                                 amount_minor=amount_minor, token=_token(token))
+    except ValidationError as error:
+        _usage_error(_validation_message(error))
+    payment = _call(_pay(bank, wallet, request))
+    where = f"payment {payment.payment_id}, transaction {payment.tx_id}"
+    if payment.status != "committed":
+        _err.print(f"{payment.status}: {payment.code}: {payment.reason} ({where})")
+        raise typer.Exit(1)
+    _out.print(f"committed: {where}")
+
+
+async def _pay(bank: str, wallet: KeyPair, request: PaymentRequest) -> PaymentWire:
+    async with NodeClient(bank, wallet) as client:
+        prepared = await client.prepare_payment(request)
+        transaction = check_prepared(prepared, Expected(
+            request.amount_minor, request.currency, request.token, wallet.participant,
+            request.operation))
+        payee = transaction.receiver.id or "the payee"
+        _out.print(f"debit {format_minor(prepared.debit_minor, prepared.currency)} to "
+                   f"{prepared.payee} ({payee}) by {transaction.operation}")
+        return await client.sign_prepared(prepared)
+
+
+@wallet_app.command("balance")
+def wallet_balance(key: KeyOption, bank: BankOption, account: AccountOption) -> None:
+    """What the wallet holds, by currency and token."""
+    wallet = _wallet_key(key)
+
+    async def balances() -> BalanceList:
+        async with NodeClient(bank, wallet) as client:
+            return await client.customer_balances(account)
+
+    answer = _call(balances())
+    if not answer.balances:
+        _out.print("nothing held")
+    for balance in answer.balances:
+        token = f" {balance.token.contract[:12]}…/{balance.token.token}" if balance.token else ""
+        _out.print(f"{format_minor(balance.amount_minor, balance.currency)}{token} "
+                   f"in {balance.notes} notes")
+
+
+@wallet_app.command("history")
+def wallet_history(
+    key: KeyOption, bank: BankOption, account: AccountOption,
+    limit: Annotated[int, typer.Option(min=1, max=PAGE_SIZE_MAX, help="How many.")] = 20,
+) -> None:
+    """The wallet's payments, newest first."""
+    wallet = _wallet_key(key)
+
+    async def history() -> PaymentList:
+        async with NodeClient(bank, wallet) as client:
+            return await client.customer_payments(account, Page(limit=limit))
+
+    answer = _call(history())
+    if not answer.items:
+        _out.print("no payments")
+    for item in answer.items:
+        when = datetime.fromtimestamp(item.created_at_s, UTC).strftime("%Y-%m-%d %H:%M")
+        outcome = item.status + (f" {item.code}" if item.status == "refused" else "")
+        _out.print(f"{when}  {item.kind:<12} {format_minor(item.amount_minor, item.currency):>20}"
+                   f"  {item.counterparty}  {outcome}")
 
 
 if __name__ == "__main__":

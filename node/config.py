@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from dsl.money import is_currency
 from engine.keys import KeyPair
@@ -52,7 +53,8 @@ class NodeConfig(BaseModel):
     def _known(cls, currencies: list[str]) -> list[str]:
         unknown = [c for c in currencies if not is_currency(c)]
         if unknown:
-            raise ValueError(f"not ISO 4217 currencies with minor units: {unknown}")
+            raise PydanticCustomError("currency", "not ISO 4217 currencies with minor units: "
+                                     "{unknown}", {"unknown": unknown})
         return currencies
 
     @field_validator("daily_limits")
@@ -60,8 +62,9 @@ class NodeConfig(BaseModel):
     def _per_tier(cls, limits: dict[str, list[int]]) -> dict[str, list[int]]:
         for currency, amounts in limits.items():
             if len(amounts) != len(KYC_TIERS) or any(a < 0 for a in amounts):
-                raise ValueError(f"{currency}: one non-negative amount per KYC tier "
-                                 f"{KYC_TIERS[0]}..{KYC_TIERS[-1]}")
+                raise PydanticCustomError(
+                    "limits", "{currency}: one non-negative amount per KYC tier {first}..{last}",
+                    {"currency": currency, "first": KYC_TIERS[0], "last": KYC_TIERS[-1]})
         return limits
 
     @property

@@ -1,17 +1,28 @@
 """`make demo`: the main job on the embedded default, as a person would run it by hand.
 
-Each step prints the `earmark` command it runs and then its real output. Until the nodes exist,
-the story is the contract language's (check every shipped contract and ask whether a few payments
-would be allowed, and why), ending with earmarked purchases committed through the ledger.
+First the contract language's story: each step prints the `earmark` command it runs and then its
+real output (check every shipped contract, ask whether a few payments would be allowed and why,
+measure). Then the domestic story on real nodes: a central bank and two commercial banks start as
+`earmark node start` processes on 127.0.0.1 with SQLite files, and the white paper's scenario runs
+through their HTTP APIs (`node.domestic_story`), each step checked. Exit 0 only if all went as
+expected.
 """
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
+
+from node import domestic_story
+from node.errors import NodeError
+from node.local_network import LocalNetwork
 
 _console = Console(highlight=False, soft_wrap=True)
 HEALTH = "contracts/health_benefit.earmark"
@@ -66,12 +77,36 @@ def _quoted(argument: str) -> str:
     return f'"{argument}"' if " " in argument else argument
 
 
+def _report(title: str, outcome: str) -> None:
+    _console.print(f"[green]✓[/] [bold]{escape(title)}[/]\n    {escape(outcome)}")
+
+
+async def domestic_on_nodes(folder: Path) -> None:
+    """Start a central node and two banks as processes, run the domestic story, stop them."""
+    network = LocalNetwork.create(folder, [domestic_story.CURRENCY], domestic_story.BANKS)
+    _console.rule("[bold]The domestic story on real nodes")
+    _console.print(f"[dim]starting {domestic_story.BANKS} and the central bank in {folder}[/]")
+    await network.start()
+    try:
+        for node in (network.central, *network.banks.values()):
+            _console.print(f"[dim]{node.config.role} {node.config.name}: {node.url}[/]")
+        await domestic_story.run(network, _report)
+    finally:
+        network.stop()
+
+
 def main() -> None:
-    """Run the story; stop at the first command that fails for a reason other than a refusal."""
+    """Run both stories; stop at the first command or step that does not end as expected."""
     for step in STEPS:
         if run(step) != 0:
             _console.print(f"[red]the demo stopped: `{step.title}` failed[/]")
             raise SystemExit(1)
+    with tempfile.TemporaryDirectory(prefix="earmark-demo-") as folder:
+        try:
+            asyncio.run(domestic_on_nodes(Path(folder)))
+        except NodeError as failure:
+            _console.print(f"[red]the demo stopped: {escape(str(failure))}[/]")
+            raise SystemExit(1) from None
     _console.rule("[bold green]demo complete")
 
 

@@ -58,7 +58,8 @@ def test_closed_by_default(operation: str) -> None:
     decision = policy("allow purchase").decide(spend(operation, receiver=FRIEND))
     assert not decision.allowed
     assert decision.ground is Ground.DEFAULT
-    assert decision.rule is None
+    assert decision.rule is not None
+    assert decision.rule.name == "policy T"  # the policy whose rules did not allow it
     assert decision.reason == f"no rule allows {operation} of T here (closed by default)"
 
 

@@ -108,7 +108,8 @@ def test_a_grocery_purchase_is_refused_closed_by_default(funded: tuple[MemoryLed
     ledger, note = funded
     refusal = refuse(ledger, sign(purchase(note, GROCERY, 5411, 300_000), ALICE, HALYK))
     assert refusal.code is ResultCode.PURPOSE_NOT_ALLOWED
-    assert refusal.rule is None and "closed by default" in refusal.reason
+    assert refusal.rule is not None and refusal.rule.name == "policy HEALTH"
+    assert "closed by default" in refusal.reason
 
 
 def test_an_offline_purchase_over_the_cap_names_the_rule(funded: tuple[MemoryLedger, Note]

@@ -8,11 +8,16 @@ numbers and counts stay fixed while the shipped library grows.
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+
+from engine.keys import KeyPair
+from node import config as node_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLI_TIMEOUT_S = 120
@@ -146,10 +151,11 @@ def test_explain_clinic_purchase_allowed(health: Path) -> None:
 
 
 def test_explain_grocery_denied(health: Path) -> None:
-    """A grocery purchase is denied by default: no rule, no line, and the reason says so."""
+    """A grocery purchase is denied by default: the policy whose rules did not allow it is
+    cited with its line, and the reason says so."""
     answer = json.loads(explain(health, "3_000 KZT", "receiver.mcc=5411").stdout)
     assert answer["decision"] == "denied"
-    assert (answer["rule"], answer["line"]) == (None, None)
+    assert (answer["rule"], answer["line"]) == ("policy HEALTH", 13)
     assert answer["reason"] == "no rule allows purchase of HEALTH here (closed by default)"
 
 
@@ -269,3 +275,77 @@ def test_bench_dsl_json(health: Path) -> None:
     assert report["allowed"] + report["denied"] == 20_000
     assert 0 < report["allowed"] < 20_000
     assert report["token"] == "HEALTH"
+
+
+# ---- node and wallet --------------------------------------------------------------------------
+
+
+def test_node_init_writes_config_and_prints_key(tmp_path: Path) -> None:
+    """`node init` writes DIR/NAME.toml readable by its owner only, printing the key it holds;
+    a second init refuses to overwrite it (exit 1, file unchanged) unless --force."""
+    folder = tmp_path / "net"
+    arguments = ("node", "init", "--role", "central", "--name", "national-bank", "--port",
+                 "8700", "--currency", "KHR", "--dir", folder)
+    result = earmark(*arguments)
+    assert result.returncode == 0, result.stderr
+    path = folder / "national-bank.toml"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    loaded = node_config.load(path)
+    assert (loaded.role, loaded.port, loaded.currencies) == ("central", 8700, ["KHR"])
+    assert f"public key: {loaded.key.participant}" in result.stdout
+    before = path.read_bytes()
+    again = earmark(*arguments)
+    assert again.returncode == 1
+    assert "exists" in again.stderr
+    assert path.read_bytes() == before
+    forced = earmark(*arguments, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert path.read_bytes() != before
+    assert_no_traceback(again)
+
+
+def test_node_init_bank_needs_its_central(tmp_path: Path) -> None:
+    """A bank's node without the central bank's URL and key is a usage error (exit 2)."""
+    result = earmark("node", "init", "--role", "bank", "--name", "aba", "--port", "8701",
+                     "--currency", "KHR", "--dir", tmp_path)
+    assert result.returncode == 2
+    assert "--central-url" in result.stderr
+    assert not (tmp_path / "aba.toml").exists()
+    linked = earmark("node", "init", "--role", "bank", "--name", "aba", "--port", "8701",
+                     "--currency", "KHR", "--dir", tmp_path, "--central-url",
+                     "http://127.0.0.1:8700", "--central-key", "ab" * 32)
+    assert linked.returncode == 0, linked.stderr
+    central = node_config.load(tmp_path / "aba.toml").central
+    assert central is not None
+    assert central.key == "ab" * 32
+
+
+def test_wallet_new_writes_a_private_key(tmp_path: Path) -> None:
+    """`wallet new` writes a key file of mode 0600 whose key is the one printed; never twice."""
+    path = tmp_path / "alice.key"
+    result = earmark("wallet", "new", "--out", path)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    seed = tomllib.loads(path.read_text())["key_seed"]
+    public = KeyPair.from_seed(bytes.fromhex(seed)).participant
+    assert f"public key: {public}" in result.stdout
+    again = earmark("wallet", "new", "--out", path)
+    assert again.returncode == 1
+    assert tomllib.loads(path.read_text())["key_seed"] == seed
+
+
+def test_wallet_pay_usage_and_unreachable_bank(tmp_path: Path) -> None:
+    """A wrong amount or two payees: exit 2; a bank that does not answer: exit 1, `unreachable`,
+    no traceback."""
+    key = tmp_path / "alice.key"
+    assert earmark("wallet", "new", "--out", key).returncode == 0
+    pay = ("wallet", "pay", "--key", key, "--bank", "http://127.0.0.1:1")
+    decimals = earmark(*pay, "--to", "bob@aba", "--amount", "12.505 KHR")
+    assert decimals.returncode == 2
+    assert "KHR has 2 decimals" in decimals.stderr
+    two = earmark(*pay, "--to", "bob@aba", "--phone", "+85512345678", "--amount", "1 KHR")
+    assert two.returncode == 2
+    unreachable = earmark(*pay, "--to", "bob@aba", "--amount", "12.50 KHR")
+    assert unreachable.returncode == 1
+    assert "unreachable" in unreachable.stderr
+    assert_no_traceback(unreachable)
