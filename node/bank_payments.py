@@ -164,13 +164,7 @@ class BankPayments:
                 raise unprocessable("payment_expired", f"a prepared payment is signed within "
                                     f"{PREPARED_TTL_S} s; prepare it again")
             signature = _customer_signature(customer, TxId(row.tx_id), signature_hex)
-            try:
-                await self._check_limit(customer, row)
-            except NodeError as refused:
-                # The payment is over: its notes go back to the customer's choosing.
-                await self._record(row, {"status": "refused", "code": refused.problem.code,
-                                         "reason": refused.problem.detail})
-                raise
+            await self._check_limit(customer, row)
             signed = SignedTransaction(TxId(row.tx_id), from_bytes(row.transaction),
                                        (signature,))
             outcome = await self.forwarder.forward(signed)

@@ -24,7 +24,7 @@ from dsl.money import format_minor
 from engine.ids import ContractHash, ParticipantId
 from engine.keys import KeyPair
 from engine.model import TokenRef
-from node.client import ClientError, NodeClient
+from node.client import ClientError, Expected, NodeClient, check_prepared
 from node.errors import NodeError
 from node.ledger_wallet import LedgerWallet
 from node.local_network import CENTRAL_NAME, LocalNetwork
@@ -217,18 +217,24 @@ async def gift_refused(story: Story) -> str:
 
 
 async def daily_limit(story: Story) -> str:
-    """alice at KYC tier 1 (USD 250 a day, 125 000 KZT) is refused 125 000 KZT more today;
-    re-verified to tier 2, the same payment goes through."""
+    """alice at KYC tier 1 (USD 250 a day, 125 000 KZT) signs 125 000 KZT more today: refused;
+    the bank re-verifies her to tier 2 and the same prepared payment, signed again, commits."""
     request = PaymentRequest(to=PayTo(account="bob@kaspi"), currency=CURRENCY,
                              amount_minor=12_500_000)
-    refusal = await _refusal(story, "alice", request)
-    _expect(refusal.code == "kyc_limit_exceeded", "tier-1 limit", refusal.code)
-    async with NodeClient(story.bank_url("halyk"), story.network.key("halyk")) as operator:
-        await operator.reverify("alice@halyk", Reverify(kyc_tier=2))
     async with story.customer_client("alice") as alice:
-        paid = await alice.pay(request)
+        prepared = await alice.prepare_payment(request)
+        check_prepared(prepared, Expected(request.amount_minor, CURRENCY, None,
+                                          alice.key.participant))
+        try:
+            await alice.sign_prepared(prepared)
+            raise StoryFailure("tier-1 limit", "the payment was not refused")
+        except ClientError as refused:
+            _expect(refused.code == "kyc_limit_exceeded", "tier-1 limit", refused.code)
+        async with NodeClient(story.bank_url("halyk"), story.network.key("halyk")) as operator:
+            await operator.reverify("alice@halyk", Reverify(kyc_tier=2))
+        paid = await alice.sign_prepared(prepared)
     _expect(paid.status == "committed", "after re-verification", paid.code)
-    return f"tier 1: refused ({refusal.code}); after re-verification to tier 2: committed"
+    return "tier 1: refused (kyc_limit_exceeded); re-verified to tier 2, signed again: committed"
 
 
 async def cash_out(story: Story) -> str:
