@@ -8,7 +8,7 @@ author wrote (`200_000`, `0.50`) so the formatter can give it back unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from dsl.errors import Span
 
@@ -180,12 +180,17 @@ class Expiry:
     span: Span = _span()
 
 
+# A token is a record: its fields' order carries no meaning, so the parser keeps them, and the
+# formatter writes them, in this order.
+TOKEN_FIELD_ORDER: Final = ("currency", "issuer", "expires", "bridged")
+
+
 @dataclass(frozen=True, slots=True)
 class TokenField:
-    """One line of a token block: `currency`, `issuer` or `expires`."""
+    """One line of a token block: `currency`, `issuer`, `expires` or `bridged` (no value)."""
 
     key: str
-    value: Name | String | Expiry
+    value: Name | String | Expiry | None
     span: Span = _span()
 
 

@@ -131,9 +131,16 @@ class _Checker:
                         definition.name_span, help='add `issuer "ministry-of-health"`')
         expires = fields.get("expires")
         expiry = self._expiry(expires.value) if expires is not None else None
+        bridged = fields.get("bridged")
+        if bridged is not None and expires is not None:
+            # An expiring note would leave the ledger while its backing stays in the vault.
+            self.report(errors.BRIDGED_EXPIRY, f"the bridged token {definition.name} cannot "
+                        f"expire: its supply always equals the vault's balance", expires.span,
+                        help="remove `expires`, or make the token an ordinary one")
         if currency is None or issuer is None or not isinstance(issuer.value, ast.String):
             return None
-        return TokenSpec(definition.name, currency, issuer.value.value, expiry, definition.span)
+        return TokenSpec(definition.name, currency, issuer.value.value, expiry, definition.span,
+                         bridged is not None)
 
     def _token_currency(self, definition: ast.TokenDef,
                         found: ast.TokenField | None) -> str | None:
@@ -150,7 +157,7 @@ class _Checker:
             return None
         return code
 
-    def _expiry(self, value: ast.Name | ast.String | ast.Expiry) -> ExpirySpec | None:
+    def _expiry(self, value: ast.Name | ast.String | ast.Expiry | None) -> ExpirySpec | None:
         if not isinstance(value, ast.Expiry):
             return None
         moment = value.moment

@@ -56,7 +56,7 @@ def compile_policy(contract: str, policy: PolicySpec) -> CompiledPolicy:
         )
     closed_by = RuleRef(contract, f"policy {token.name}", policy.span.line, policy.span.column)
     return CompiledPolicy(contract, token.name, token.currency, token.issuer, expiry, plans,
-                          closed_by)
+                          closed_by, token.bridged)
 
 
 def _counts(limit: LimitSpec | HoldSpec, operation: str) -> bool:

@@ -84,6 +84,7 @@ BAD_CORRIDOR = _error("E0307", "an FX corridor that converts a currency to itsel
 AMBIGUOUS_EXAMPLE = _error("E0308", "an example that does not say which token it spends")
 BAD_STEP = _error("E0309", "an example step that cannot run")
 BAD_LIMIT = _error("E0310", "a limit that is zero or negative")
+BRIDGED_EXPIRY = _error("E0311", "a bridged token that expires")
 # Limits on size, so that checking and evaluation stay bounded.
 CONTRACT_TOO_LARGE = _error("E0401", "contract larger than the limit")
 NESTING_TOO_DEEP = _error("E0402", "expression nested deeper than the limit")

@@ -121,6 +121,7 @@ class CompiledPolicy:
     plans: dict[str, OperationPlan]
     # A refusal closed by default cites the policy itself: its rules are what did not allow.
     closed_by: RuleRef | None = None
+    bridged: bool = False  # minted and burned by its issuer against a vault on another chain
 
     def decide(self, facts: Facts, usage: Usage | None = None) -> Decision:
         """Evaluate the policy for one spend of a note of this token."""

@@ -134,7 +134,6 @@ def _quote(value: str) -> str:
 
 # ---- one line per construct ------------------------------------------------------------------
 
-_TOKEN_FIELD_ORDER: Final = ("currency", "issuer", "expires")
 _EXPIRY_THEN: Final = {"return": "return to issuer", "burn": "burn", "release": "release"}
 # Each FX clause as the text before and after its value.
 _FX_CLAUSE_FORMS: Final = {
@@ -153,13 +152,15 @@ def _known(table: Mapping[str, object], key: str, what: str) -> None:
 
 
 def _token_field_rank(token_field: ast.TokenField) -> int:
-    if token_field.key in _TOKEN_FIELD_ORDER:
-        return _TOKEN_FIELD_ORDER.index(token_field.key)
-    return len(_TOKEN_FIELD_ORDER)
+    if token_field.key in ast.TOKEN_FIELD_ORDER:
+        return ast.TOKEN_FIELD_ORDER.index(token_field.key)
+    return len(ast.TOKEN_FIELD_ORDER)
 
 
 def _token_field_line(token_field: ast.TokenField) -> str:
     value = token_field.value
+    if value is None:
+        return token_field.key
     if isinstance(value, ast.Expiry):
         return f"expires {_expiry(value)}"
     return f"{token_field.key} {_atom(value)}"

@@ -26,13 +26,14 @@ class ExpirySpec:
 
 @dataclass(frozen=True, slots=True)
 class TokenSpec:
-    """An earmarked token: its currency, issuer and expiry."""
+    """An earmarked token: its currency, issuer, expiry, and whether it is bridged."""
 
     name: str
     currency: str
     issuer: str
     expiry: ExpirySpec | None
     span: Span
+    bridged: bool = False
 
 
 @dataclass(frozen=True, slots=True)

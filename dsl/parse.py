@@ -270,9 +270,6 @@ def _unquote(token: Token) -> str:
     return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), body)
 
 
-_TOKEN_FIELD_ORDER = ("currency", "issuer", "expires")
-
-
 def _present(children: list[Any]) -> list[Any]:
     return [child for child in children if child is not None]
 
@@ -304,7 +301,7 @@ class _Builder(Transformer[Token, Any]):
         name, *fields = children
         # A token is a record: its fields' order carries no meaning, so the tree keeps them in
         # the canonical order (stable, so a duplicate still follows its first occurrence).
-        fields.sort(key=lambda field: _TOKEN_FIELD_ORDER.index(field.key))
+        fields.sort(key=lambda field: ast.TOKEN_FIELD_ORDER.index(field.key))
         return ast.TokenDef(str(name), tuple(fields), _meta_span(meta), _token_span(name))
 
     def token_currency(self, meta: Meta, children: list[Any]) -> ast.TokenField:
@@ -319,6 +316,9 @@ class _Builder(Transformer[Token, Any]):
     def token_expires(self, meta: Meta, children: list[Any]) -> ast.TokenField:
         (expiry,) = children
         return ast.TokenField("expires", expiry, _meta_span(meta))
+
+    def token_bridged(self, meta: Meta, children: list[Any]) -> ast.TokenField:
+        return ast.TokenField("bridged", None, _meta_span(meta))
 
     def expires_on(self, meta: Meta, children: list[Any]) -> ast.Expiry:
         date, then = children

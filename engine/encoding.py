@@ -20,7 +20,7 @@ import orjson
 from dsl.facts import CHANNELS, OPERATIONS, ROLES, Party, Quote
 from engine.errors import Refusal, ResultCode, TransactionRefused
 from engine.ids import ContractHash, NoteId, ParticipantId, TxId
-from engine.model import Output, TokenRef, Transaction
+from engine.model import HashLock, Output, TokenRef, Transaction
 
 TRANSACTION_DOMAIN: Final = b"earmark/transaction/v1\x00"
 SIGNING_DOMAIN: Final = b"earmark/sign-transaction/v1\x00"
@@ -34,8 +34,11 @@ INTEGER_MAX: Final = 2**63 - 1  # every whole number fits the stores' signed 64-
 
 
 def to_wire(transaction: Transaction) -> dict[str, Any]:
-    """The transaction as plain JSON values."""
-    return {
+    """The transaction as plain JSON values.
+
+    Fields added after v1 (`preimage`, an output's `lock`) appear only when set, so every
+    transaction without them keeps the bytes, and therefore the id, it always had."""
+    wire = {
         "operation": transaction.operation,
         "inputs": list(transaction.inputs),
         "outputs": [_output(output) for output in transaction.outputs],
@@ -46,6 +49,9 @@ def to_wire(transaction: Transaction) -> dict[str, Any]:
         "channel": transaction.channel,
         "quote": _quote(transaction.quote) if transaction.quote else None,
     }
+    if transaction.preimage is not None:
+        wire["preimage"] = transaction.preimage
+    return wire
 
 
 @lru_cache(maxsize=4 * 1024)
@@ -93,11 +99,15 @@ def note_id(tx_id: TxId, index: int) -> NoteId:
 
 
 def _output(output: Output) -> dict[str, Any]:
-    token = output.token
-    return {
+    token, lock = output.token, output.lock
+    wire = {
         "owner": output.owner, "amount_minor": output.amount_minor, "currency": output.currency,
         "token": {"contract": token.contract, "token": token.token} if token else None,
     }
+    if lock is not None:
+        wire["lock"] = {"digest": lock.digest, "refund_to": lock.refund_to,
+                        "deadline_s": lock.deadline_s}
+    return wire
 
 
 def _party(party: Party) -> dict[str, Any]:
@@ -174,7 +184,7 @@ def _transaction(data: dict[str, Any]) -> Transaction:
     inputs = tuple(NoteId(_text({"input": i}, "input")) for i in _list(data, "inputs", INPUTS_MAX))
     outputs = tuple(_decode_output(_mapping(o, "output"))
                     for o in _list(data, "outputs", OUTPUTS_MAX))
-    quote = data.get("quote")
+    quote, preimage = data.get("quote"), data.get("preimage")
     return Transaction(
         operation=_text(data, "operation", OPERATIONS),
         inputs=inputs,
@@ -185,6 +195,7 @@ def _transaction(data: dict[str, Any]) -> Transaction:
         nonce=_text(data, "nonce"),
         channel=_text(data, "channel", CHANNELS),
         quote=_decode_quote(_mapping(quote, "quote")) if quote is not None else None,
+        preimage=_text(data, "preimage") if preimage is not None else None,
     )
 
 
@@ -194,8 +205,15 @@ def _decode_output(data: dict[str, Any]) -> Output:
     if token is not None:
         fields = _mapping(token, "token")
         ref = TokenRef(ContractHash(_text(fields, "contract")), _text(fields, "token"))
+    lock = data.get("lock")
     return Output(ParticipantId(_text(data, "owner")), _integer(data, "amount_minor", 1),
-                  _text(data, "currency"), ref)
+                  _text(data, "currency"), ref,
+                  _decode_lock(_mapping(lock, "lock")) if lock is not None else None)
+
+
+def _decode_lock(data: dict[str, Any]) -> HashLock:
+    return HashLock(_text(data, "digest"), ParticipantId(_text(data, "refund_to")),
+                    _integer(data, "deadline_s"))
 
 
 def _decode_party(data: dict[str, Any]) -> Party:

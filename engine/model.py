@@ -23,13 +23,28 @@ class TokenRef:
 
 
 @dataclass(frozen=True, slots=True)
+class HashLock:
+    """A hashed timelock on a note (one leg of an atomic swap or a cross-border payment).
+
+    Before `deadline_s` (the notary's clock) the note's owner may spend it only in a transaction
+    that reveals the preimage of `digest`; from `deadline_s` on only `refund_to` may spend it.
+    Whoever reveals the preimage to claim one leg thereby publishes it for the other leg."""
+
+    digest: str  # hex SHA-256 of the 32-byte preimage
+    refund_to: ParticipantId
+    deadline_s: int
+
+
+@dataclass(frozen=True, slots=True)
 class Output:
-    """A note a transaction creates: owner, amount in minor units, currency, token if earmarked."""
+    """A note a transaction creates: owner, amount in minor units, currency, token if earmarked,
+    and a hashed timelock if it is one leg of a swap."""
 
     owner: ParticipantId
     amount_minor: int
     currency: str
     token: TokenRef | None = None
+    lock: HashLock | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +58,13 @@ class Note:
     token: TokenRef | None
     issued_at_s: int  # when its token was issued (labelled); expiry counts from here
     created_by: TxId
+    lock: HashLock | None = None
+
+    def spender(self, now_s: int) -> ParticipantId:
+        """Who may spend the note at the notary's time `now_s`: its owner, or once a lock's
+        deadline has passed, the lock's refund party."""
+        lock = self.lock
+        return lock.refund_to if lock is not None and now_s >= lock.deadline_s else self.owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +80,7 @@ class Transaction:
     nonce: str  # chosen by the sender so that two identical payments have two ids
     channel: str = "online"
     quote: Quote | None = None
+    preimage: str | None = None  # hex; reveals the secret that claims hash-locked inputs
 
 
 @dataclass(frozen=True, slots=True)

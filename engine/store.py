@@ -25,7 +25,7 @@ from engine.encoding import endorsement_digest, transaction_bytes
 from engine.errors import EngineError
 from engine.ids import ContractHash, NoteId, ParticipantId, TxId
 from engine.migrate import upgrade
-from engine.model import Endorsement, Note, TokenRef, Transaction
+from engine.model import Endorsement, HashLock, Note, TokenRef, Transaction
 from engine.tables import (
     ContractRow,
     EndorsementRow,
@@ -126,13 +126,14 @@ class SqlStore:
         return found
 
     def unspent(self, owner: ParticipantId, currency: str, token: TokenRef | None) -> list[Note]:
-        """The owner's unspent notes of one kind of money, largest first."""
+        """The owner's unspent, unlocked notes of one kind of money, largest first (a locked
+        note is spent only by claiming or refunding it, never as ordinary money)."""
         kind = [_NOTES.c.token_contract.is_(None)] if token is None else [
             _NOTES.c.token_contract == token.contract, _NOTES.c.token_name == token.token]
         query = select(_NOTES).select_from(
             _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
             _NOTES.c.owner == owner, _NOTES.c.currency == currency, _SPENT.c.tx_id.is_(None),
-            *kind)
+            _NOTES.c.lock_digest.is_(None), *kind)
         with self.engine.connect() as db:
             rows = db.execute(query.order_by(_NOTES.c.amount_minor.desc())).mappings().all()
         return [_note(row) for row in rows]
@@ -339,8 +340,12 @@ def _note(row: Mapping[Any, Any]) -> Note:
     token = None
     if row["token_contract"]:
         token = TokenRef(ContractHash(row["token_contract"]), row["token_name"])
+    lock = None
+    if row["lock_digest"]:
+        lock = HashLock(row["lock_digest"], ParticipantId(row["lock_refund_to"]),
+                        row["lock_deadline_s"])
     return Note(NoteId(row["id"]), ParticipantId(row["owner"]), row["amount_minor"],
-                row["currency"], token, row["issued_at_s"], TxId(row["created_by"]))
+                row["currency"], token, row["issued_at_s"], TxId(row["created_by"]), lock)
 
 
 def _note_row(note: Note) -> dict[str, Any]:
@@ -348,7 +353,10 @@ def _note_row(note: Note) -> dict[str, Any]:
             "currency": note.currency,
             "token_contract": note.token.contract if note.token else None,
             "token_name": note.token.token if note.token else None,
-            "issued_at_s": note.issued_at_s, "created_by": note.created_by}
+            "issued_at_s": note.issued_at_s, "created_by": note.created_by,
+            "lock_digest": note.lock.digest if note.lock else None,
+            "lock_refund_to": note.lock.refund_to if note.lock else None,
+            "lock_deadline_s": note.lock.deadline_s if note.lock else None}
 
 
 def connect(url: str) -> Engine:

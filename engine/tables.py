@@ -38,6 +38,10 @@ class NoteRow(SQLModel, table=True):
     token_name: str | None = Field(default=None, max_length=128)
     issued_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_by: str = Field(max_length=64)
+    # A hashed timelock (engine.model.HashLock), all three or none.
+    lock_digest: str | None = Field(default=None, max_length=64)
+    lock_refund_to: str | None = Field(default=None, max_length=64)
+    lock_deadline_s: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class SpentRow(SQLModel, table=True):

@@ -9,6 +9,8 @@ not_conserved → token_change_not_allowed → contract_unknown → the contract
 
 from __future__ import annotations
 
+import hashlib
+import string
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +31,8 @@ SIGNATURES_MAX: Final = 16
 CUSTOMER_ROLES: Final = frozenset({"individual", "merchant"})
 _NEW_MONEY: Final = frozenset({"issue"})
 _DESTROYS_MONEY: Final = frozenset({"redeem"})
+_CREATES_TOKEN: Final = frozenset({"label", "issue"})  # issue: of a bridged token only
+DIGEST_HEX_CHARS: Final = 64  # a SHA-256 hashlock or a 32-byte preimage, in hex
 
 
 class LedgerView(Protocol):
@@ -104,22 +108,35 @@ def _validate_state(signed: SignedTransaction, ledger: LedgerView, registry: Reg
     token = _single_kind(transaction, spent)
     policy = ledger.policy(token) if token is not None else None
     expired = policy is not None and _expired(policy, spent, transaction.created_at_s)
-    _check_authority(signed, endorsers, spent, registry, policy=policy, expired=expired)
+    _check_authority(signed, endorsers, spent, registry, policy=policy, expired=expired,
+                     now_s=now_s)
+    _check_locks(transaction, spent, now_s)
     _check_conservation(transaction, spent, expired, policy)
     _check_tokens(transaction, spent, token, policy)
+    if token is not None and policy is None:
+        raise _Refused(ResultCode.CONTRACT_UNKNOWN, f"no deployed contract {token.contract} "
+                       f"with token {token.token}")
+    if _settles_lock(transaction, spent, now_s):
+        # Claiming or refunding a lock moves nothing to anyone new: the contract judged the
+        # payment when it created the lock, and counted it toward the limits then.
+        return Accepted(signed, tuple(spent), created_notes(signed.id, transaction, spent),
+                        None, 0)
     owner = spent[0].owner if spent else transaction.outputs[0].owner
     moved = sum(o.amount_minor for o in transaction.outputs if o.owner != owner) or sum(
         note.amount_minor for note in spent)
     decision = None
-    if token is not None and policy is None:
-        raise _Refused(ResultCode.CONTRACT_UNKNOWN, f"no deployed contract {token.contract} "
-                       f"with token {token.token}")
-    # The issuer labelling its own money is authorised above; the policy governs spending.
-    if policy is not None and token is not None and transaction.operation != "label":
+    # The issuer's own operations (labelling, minting or burning a bridged token) are
+    # authorised above; the policy governs spending.
+    if policy is not None and token is not None and not _issuers_operation(transaction, policy):
         decision = _decide(policy, transaction, spent, moved, ledger.usage(token, transaction,
                                                                           owner))
     return Accepted(signed, tuple(spent), created_notes(signed.id, transaction, spent),
                     decision, moved)
+
+
+def _issuers_operation(transaction: Transaction, policy: CompiledPolicy) -> bool:
+    operation = transaction.operation
+    return operation == "label" or (policy.bridged and operation in _NEW_MONEY | _DESTROYS_MONEY)
 
 
 # ---- 1. malformed -----------------------------------------------------------------------------
@@ -158,7 +175,16 @@ def _shape_problems(transaction: Transaction) -> list[str]:
         problems.append(f"every output is more than zero and at most {INTEGER_MAX}")
     if (operation == "convert") != (transaction.quote is not None):
         problems.append("a convert carries its quote, and only a convert does")
+    if transaction.preimage is not None and not _is_hex32(transaction.preimage):
+        problems.append(f"a preimage is 32 bytes in hex ({DIGEST_HEX_CHARS} characters)")
+    if any(output.lock is not None and not _is_hex32(output.lock.digest)
+           for output in transaction.outputs):
+        problems.append("a lock's digest is a SHA-256 in hex")
     return problems
+
+
+def _is_hex32(text: str) -> bool:
+    return len(text) == DIGEST_HEX_CHARS and all(c in string.hexdigits for c in text)
 
 
 # ---- 2-4. signatures and inputs ---------------------------------------------------------------
@@ -188,10 +214,13 @@ def _single_kind(transaction: Transaction, spent: list[Note]) -> TokenRef | None
     if len(kinds) > 1:
         raise _Refused(ResultCode.MALFORMED, "the inputs mix currencies or tokens; spend one "
                        "kind of money per transaction")
-    if transaction.operation == "label":
-        tokens = {output.token for output in transaction.outputs if output.token is not None}
-        if len(tokens) != 1:
-            raise _Refused(ResultCode.MALFORMED, "a label creates notes of exactly one token")
+    if transaction.operation in _CREATES_TOKEN:
+        tokens = {output.token for output in transaction.outputs}
+        if transaction.operation == "issue" and tokens == {None}:
+            return None  # plain money, the central bank's
+        if len(tokens) != 1 or None in tokens:
+            raise _Refused(ResultCode.MALFORMED, f"a {transaction.operation} of a token creates "
+                           f"notes of exactly one token")
         return tokens.pop()
     return spent[0].token if spent else None
 
@@ -208,25 +237,62 @@ def _expired(policy: CompiledPolicy, spent: list[Note], at_s: int) -> bool:
 
 def _check_authority(signed: SignedTransaction, endorsers: frozenset[ParticipantId],
                      spent: list[Note], registry: Registry, *, policy: CompiledPolicy | None,
-                     expired: bool) -> None:
+                     expired: bool, now_s: int) -> None:
     transaction, signers = signed.transaction, signed.signers | endorsers
-    central = registry.central_bank.key
-    if transaction.operation in _NEW_MONEY | _DESTROYS_MONEY and central not in signers:
-        raise _Refused(ResultCode.NOT_AUTHORISED,
-                       f"{transaction.operation} needs the central bank's signature")
+    _check_money_authority(transaction.operation, signers, registry, policy)
     issuer = registry.by_name(policy.issuer, "agency") if policy is not None else None
     sweeping = expired and transaction.operation == "return" and issuer is not None
-    owners = {note.owner for note in spent}
+    owners = {note.spender(now_s) for note in spent}
     if not (owners <= signers or (sweeping and issuer is not None and issuer.key in signers)):
         raise _Refused(ResultCode.NOT_AUTHORISED, "every note's owner signs its spending")
     if transaction.operation == "label" and (issuer is None or issuer.key not in owners):
         raise _Refused(ResultCode.NOT_AUTHORISED, "only the token's issuer labels money")
     sender = transaction.sender
-    if sender.role in CUSTOMER_ROLES:
+    if sender.role in CUSTOMER_ROLES and not _settles_lock(transaction, spent, now_s):
         bank = registry.by_name(sender.bank, "bank")
         if bank is None or bank.key not in signers:
             raise _Refused(ResultCode.NOT_AUTHORISED, f"a customer's transaction is co-signed "
                            f"by their bank ({sender.bank or 'none named'})")
+
+
+def _check_money_authority(operation: str, signers: frozenset[ParticipantId],
+                           registry: Registry, policy: CompiledPolicy | None) -> None:
+    """Creating or destroying money: the central bank's, or a bridged token's issuer's."""
+    if operation not in _NEW_MONEY | _DESTROYS_MONEY:
+        return
+    if policy is not None and policy.bridged:
+        issuer = registry.by_name(policy.issuer, "fx_provider")
+        if issuer is None or issuer.key not in signers:
+            raise _Refused(ResultCode.NOT_AUTHORISED, f"{operation} of the bridged token "
+                           f"{policy.token} needs its issuer's signature ({policy.issuer})")
+        return
+    if policy is not None and operation in _NEW_MONEY:
+        raise _Refused(ResultCode.NOT_AUTHORISED, f"token {policy.token} is not bridged: its "
+                       f"notes are labelled from plain money, never issued")
+    if registry.central_bank.key not in signers:
+        raise _Refused(ResultCode.NOT_AUTHORISED, f"{operation} needs the central bank's signature")
+
+
+def _check_locks(transaction: Transaction, spent: list[Note], now_s: int) -> None:
+    """A hash-locked input before its deadline is spent only with its preimage revealed."""
+    preimage = transaction.preimage
+    revealed = hashlib.sha256(bytes.fromhex(preimage)).hexdigest() if preimage else None
+    for note in spent:
+        lock = note.lock
+        if lock is not None and now_s < lock.deadline_s and revealed != lock.digest.lower():
+            raise _Refused(ResultCode.NOT_AUTHORISED, f"note {note.id} is hash-locked until "
+                           f"{lock.deadline_s}: its owner claims it with the preimage")
+
+
+def _settles_lock(transaction: Transaction, spent: list[Note], now_s: int) -> bool:
+    """A claim or a refund: locked inputs whose spender keeps the same money, unlocked."""
+    if not spent or any(note.lock is None for note in spent):
+        return False
+    spenders = {note.spender(now_s) for note in spent}
+    kind = (spent[0].currency, spent[0].token)
+    return len(spenders) == 1 and all(
+        output.owner in spenders and output.lock is None
+        and (output.currency, output.token) == kind for output in transaction.outputs)
 
 
 # ---- 6-7. conservation and tokens -------------------------------------------------------------
@@ -262,7 +328,7 @@ def _check_tokens(transaction: Transaction, spent: list[Note], token: TokenRef |
     for output in transaction.outputs:
         if output.token == (spent[0].token if spent else None):
             continue
-        if operation == "label" and output.token == token:
+        if operation in _CREATES_TOKEN and output.token == token:
             continue
         if operation == "return" and output.token is None:
             continue  # returned money ends its earmark with the issuer
@@ -307,4 +373,4 @@ def _note(tx_id: TxId, index: int, output: Output, created_at_s: int,
     issued_at = min((note.issued_at_s for note in spent if note.token == output.token),
                     default=created_at_s)
     return Note(note_id(tx_id, index), output.owner, output.amount_minor, output.currency,
-                output.token, issued_at, tx_id)
+                output.token, issued_at, tx_id, output.lock)

@@ -105,6 +105,8 @@ CASES = [
     pytest.param(_example("transfer 1 KZT via \"fx\"", "expect allowed"), "E0309", 10, 22,
                  id="E0309-via-outside-convert"),
     pytest.param(_policy("limit 0 KZT per transaction"), "E0310", 7, 9, id="E0310"),
+    pytest.param('contract c version 1\ntoken T {\n  currency JPY\n  issuer "fx"\n  bridged\n'
+                 '  expires 30 days after issue\n}\n', "E0311", 6, 3, id="E0311"),
     # ---- size limits
     pytest.param(_too_large(), "E0401", 1, 1, id="E0401"),
     pytest.param(_policy(f"allow purchase when {_DEEP_CONDITION}"), "E0402", 7,

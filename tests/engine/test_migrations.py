@@ -37,7 +37,9 @@ def test_a_database_at_the_first_schema_upgrades_to_the_newest(tmp_path: Path) -
         assert connection.execute(text("SELECT endorsement FROM transactions")).all() == [(None,)]
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
             head)
-    assert head == "0003"
+    assert {"lock_digest", "lock_refund_to", "lock_deadline_s"} <= {
+        column["name"] for column in schema.get_columns("notes")}
+    assert head == "0004"
 
 
 def test_the_newest_schema_downgrades_to_the_first(tmp_path: Path) -> None:

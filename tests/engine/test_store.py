@@ -192,7 +192,8 @@ def test_the_journal_replays_into_the_tables(store: SqlStore) -> None:
 
 @pytest.mark.parametrize(("tampering", "found"), [
     ("DELETE FROM spent", "in the spent set"),
-    ("INSERT INTO notes VALUES ('f00d', 'mallory', 5, 'KZT', NULL, NULL, 0, 'none')",
+    ("INSERT INTO notes (id, owner, amount_minor, currency, issued_at_s, created_by) "
+     "VALUES ('f00d', 'mallory', 5, 'KZT', 0, 'none')",
      "no committed transaction created it"),
     ("DELETE FROM notes WHERE amount_minor = 1250000", "not in the table"),
     ("UPDATE notes SET owner = 'mallory' WHERE amount_minor = 1250000",
