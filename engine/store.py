@@ -172,6 +172,15 @@ class SqlStore:
         with self.engine.connect() as db:
             return int(db.execute(query).scalar() or 0)
 
+    def supply(self, token: TokenRef) -> int:
+        """What is outstanding of `token`: every unspent note of it, summed."""
+        query = select(func.coalesce(func.sum(_NOTES.c.amount_minor), 0)).select_from(
+            _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
+            _NOTES.c.token_contract == token.contract, _NOTES.c.token_name == token.token,
+            _SPENT.c.tx_id.is_(None))
+        with self.engine.connect() as db:
+            return int(db.execute(query).scalar() or 0)
+
     def results(self, ids: Iterable[TxId]) -> dict[TxId, StoredResult]:
         """What was answered before for any of these transaction ids."""
         wanted = list(ids)

@@ -218,6 +218,8 @@ def _single_kind(transaction: Transaction, spent: list[Note]) -> TokenRef | None
         tokens = {output.token for output in transaction.outputs}
         if transaction.operation == "issue" and tokens == {None}:
             return None  # plain money, the central bank's
+        if transaction.operation == "label":
+            tokens.discard(None)  # the change of a label stays plain
         if len(tokens) != 1 or None in tokens:
             raise _Refused(ResultCode.MALFORMED, f"a {transaction.operation} of a token creates "
                            f"notes of exactly one token")

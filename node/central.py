@@ -65,6 +65,7 @@ from node.wire import endorsement_from_wire, outcome_to_wire, refused_outcome, s
 
 API_VERSION: Final = "1.0.0"
 _CENTRAL_ROLE: Final = "central_bank"
+_DEPLOYERS: Final = frozenset({"agency", "fx_provider"})
 
 
 class CentralService:
@@ -235,8 +236,12 @@ class CentralService:
     # ---- contracts ---------------------------------------------------------------------------
 
     async def deploy_contract(self, call: Call) -> ContractWire:
-        """POST /contracts: an agency deploys a contract whose tokens it issues."""
-        agency = self.access.role(call.signed_by(), "agency")
+        """POST /contracts: an agency (or an FX provider, for its bridged token) deploys a
+        contract whose tokens it issues."""
+        agency = self.access.participant(call.signed_by())
+        if agency.role not in _DEPLOYERS:
+            raise forbidden(f"only a participant of role {' or '.join(sorted(_DEPLOYERS))} "
+                            f"deploys contracts")
         upload = call.body(ContractUpload)
         return await asyncio.to_thread(deploy, self.store, upload.source, upload.filename,
                                        agency.name)

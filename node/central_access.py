@@ -11,6 +11,7 @@ from collections.abc import Collection
 
 from engine.encoding import from_bytes
 from engine.ids import ParticipantId, TxId
+from engine.model import TokenRef
 from engine.participants import Participant, Registry
 from engine.store import SqlStore
 from engine.validate import CUSTOMER_ROLES
@@ -60,14 +61,25 @@ class Access:
 
     def sees_transaction(self, caller: ParticipantId, store: SqlStore, tx_id: TxId) -> bool:
         """Whether the caller may see a committed transaction: the central bank, one whose
-        signature it needed, the endorsing bank, or the bank of a wallet that signed."""
+        signature it needed, one it paid, the endorsing bank, or the bank of a wallet that
+        signed."""
         if caller == self.central.key:
             return True
         entry = store.journal_entry(tx_id)
         if entry is None:
             return False
         signers = self._signers(store, *entry)
-        return caller in signers or self._banks_of(caller, signers)
+        paid = {output.owner for output in from_bytes(entry[0]).outputs}
+        return caller in signers | paid or self._banks_of(caller, signers)
+
+    def issues_token(self, caller: ParticipantId, store: SqlStore, token: TokenRef) -> bool:
+        """Whether the caller is the central bank or the issuer of a deployed `token`."""
+        if caller == self.central.key:
+            return True
+        policy = store.policy(token)
+        participant = self.registry.by_key(caller)
+        return policy is not None and participant is not None and (
+            participant.name == policy.issuer)
 
     def _signers(self, store: SqlStore, body: bytes,
                  endorser: ParticipantId | None) -> set[str]:

@@ -9,7 +9,9 @@ import asyncio
 import re
 from typing import Final
 
-from engine.ids import ParticipantId, TxId
+from engine.encoding import from_bytes, to_wire
+from engine.ids import ContractHash, ParticipantId, TxId
+from engine.model import TokenRef
 from engine.store import SqlStore
 from node.api import Api, Call
 from node.central_access import Access
@@ -18,6 +20,7 @@ from node.messages import (
     BalanceList,
     BalanceWire,
     DirectoryQuery,
+    JournalEntryWire,
     NoteList,
     NotesQuery,
     OutcomeWire,
@@ -26,6 +29,8 @@ from node.messages import (
     ParticipantWire,
     PayeeWire,
     Statistics,
+    SupplyWire,
+    TokenWire,
 )
 from node.statistics import statistics
 from node.tables import WalletRow
@@ -70,6 +75,10 @@ class CentralReads:
               tag="transactions", response=OutcomeWire)(self.transaction)
         route("GET", "/statistics", summary="Monetary statistics", tag="statistics",
               response=Statistics)(self.statistics)
+        route("GET", "/journal/{tx_id}", summary="A committed transaction's body",
+              tag="transactions", response=JournalEntryWire)(self.journal)
+        route("GET", "/supply/{contract}/{token}", summary="A token's outstanding supply",
+              tag="statistics", response=SupplyWire)(self.supply)
 
     async def participants(self, call: Call) -> ParticipantList:
         """GET /participants: a page of participants by name."""
@@ -131,6 +140,33 @@ class CentralReads:
         if found is None or not found.committed:
             raise not_found("transaction")
         return OutcomeWire(tx_id=tx_id, status="committed", code=found.code)
+
+    async def journal(self, call: Call) -> JournalEntryWire:
+        """GET /journal/{tx_id}: a committed transaction's body, under the visibility rules of
+        GET /transactions/{tx_id} (a bridge reads so where a payment to it is to be paid)."""
+        caller, tx_id = call.signed_by(), TxId(call.path("tx_id"))
+        self.access.participant(caller)
+        if not await asyncio.to_thread(self.access.sees_transaction, caller, self.store, tx_id):
+            raise forbidden()
+        entry = await asyncio.to_thread(self.store.journal_entry, tx_id)
+        if entry is None:
+            raise not_found("transaction")
+        return JournalEntryWire(tx_id=tx_id, transaction=to_wire(from_bytes(entry[0])))
+
+    async def supply(self, call: Call) -> SupplyWire:
+        """GET /supply/{contract}/{token}: the token's outstanding supply, for the central bank
+        and the token's issuer (a bridge reconciles its vault against it)."""
+        token = TokenRef(ContractHash(call.path("contract")), call.path("token"))
+        if not _HEX64.fullmatch(token.contract):
+            raise bad_request("invalid_request", "a contract is its hash, 64 hex digits")
+        if not await asyncio.to_thread(self.access.issues_token, call.signed_by(), self.store,
+                                       token):
+            raise forbidden()
+        policy = await asyncio.to_thread(self.store.policy, token)
+        total = await asyncio.to_thread(self.store.supply, token)
+        return SupplyWire(currency=policy.currency if policy else "",
+                          token=TokenWire(contract=token.contract, token=token.token),
+                          supply_minor=total)
 
     async def statistics(self, call: Call) -> Statistics:
         """GET /statistics: supply and holdings per currency and token (central bank only)."""

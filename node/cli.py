@@ -38,6 +38,7 @@ from engine.store import SqlStore
 from engine.verify import verify
 from node import benchmarks, http_bench, ledger_bench
 from node import config as node_config
+from node.bridge_cli import bridge_app
 from node.client import ClientError, Expected, NodeClient, check_prepared
 from node.config import CentralLink
 from node.errors import NodeError
@@ -67,6 +68,7 @@ app.add_typer(bench_app, name="bench")
 ledger_app = typer.Typer(help="Inspect a ledger database.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(qr_app, name="qr")
+app.add_typer(bridge_app, name="bridge")
 
 # Markup is off by default: paths, facts and reasons are the user's text and print as written.
 _out = Console(highlight=False, soft_wrap=True, markup=False)

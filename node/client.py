@@ -42,6 +42,7 @@ from node.messages import (
     DirectoryQuery,
     Distribution,
     IssuanceRequest,
+    JournalEntryWire,
     NoteList,
     NotesQuery,
     OpenCustomer,
@@ -63,6 +64,7 @@ from node.messages import (
     ReserveWire,
     Reverify,
     Statistics,
+    SupplyWire,
     TokenWire,
     TransactionBatch,
 )
@@ -293,6 +295,15 @@ class NodeClient:
     async def balances(self, owner: str) -> BalanceList:
         """`GET /balances/{owner}`."""
         return await self._call("GET", f"/balances/{_segment(owner)}", BalanceList)
+
+    async def journal(self, tx_id: str) -> JournalEntryWire:
+        """`GET /journal/{tx_id}`: a committed transaction's body."""
+        return await self._call("GET", f"/journal/{_segment(tx_id)}", JournalEntryWire)
+
+    async def supply(self, token: TokenWire) -> SupplyWire:
+        """`GET /supply/{contract}/{token}`: a token's outstanding supply."""
+        return await self._call("GET", f"/supply/{_segment(token.contract)}/"
+                                f"{_segment(token.token)}", SupplyWire)
 
     async def statistics(self) -> Statistics:
         """`GET /statistics` (the central bank)."""

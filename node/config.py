@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -24,6 +24,7 @@ from node.kyc_limits import KYC_TIERS, default_daily_limits
 Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Role = Literal["central", "bank"]
+C = TypeVar("C", bound=BaseModel)
 
 
 class CentralLink(BaseModel):
@@ -80,9 +81,15 @@ class NodeConfig(BaseModel):
 
 def load(path: Path) -> NodeConfig:
     """The configuration in `path`; a relative SQLite path counts from the file's folder."""
+    config = read(path, NodeConfig)
+    return config.model_copy(update={"database": database_near(config.database, path)})
+
+
+def read(path: Path, model: type[C]) -> C:
+    """The TOML file `path` checked against `model`; a `NodeError` names the first problem."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        config = NodeConfig.model_validate(data)
+        return model.model_validate(data)
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise NodeError(400, "config_unreadable", "Configuration unreadable",
                         f"{path}: {error}") from None
@@ -91,14 +98,17 @@ def load(path: Path) -> NodeConfig:
         where = ".".join(map(str, first["loc"]))
         raise NodeError(400, "config_invalid", "Configuration invalid",
                         f"{path}: {where}: {first['msg']}") from None
+
+
+def database_near(url: str, path: Path) -> str:
+    """`url`, with a relative SQLite path made absolute from the folder of the file `path`."""
     prefix = "sqlite:///"
-    if config.database.startswith(prefix) and not config.database.startswith(prefix + "/"):
-        absolute = (path.parent / config.database[len(prefix):]).resolve()
-        config = config.model_copy(update={"database": f"{prefix}{absolute}"})
-    return config
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        return f"{prefix}{(path.parent / url[len(prefix):]).resolve()}"
+    return url
 
 
-def write(config: NodeConfig, path: Path) -> None:
+def write(config: BaseModel, path: Path) -> None:
     """Write the file readable by its owner only: it holds the node's key."""
     data = config.model_dump(exclude_none=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -133,8 +133,9 @@ class LedgerWallet:
         for _ in range(NOTE_PAGES_MAX):
             page = await self.client.notes(NotesQuery(owner=self.key, currency=payment.currency,
                                                       limit=PAGE_SIZE_MAX, after=cursor))
+            # A locked note is spent only by claiming or refunding it, never as money.
             found += [note for note in map(note_from_wire, page.items)
-                      if note.token == payment.token]
+                      if note.token == payment.token and note.lock is None]
             if page.next is None or sum(n.amount_minor for n in found) >= payment.amount_minor:
                 break
             cursor = page.next

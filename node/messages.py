@@ -91,6 +91,30 @@ class OutcomeWire(BaseModel):
     replayed: bool = False
 
 
+class JournalEntryWire(BaseModel):
+    """A committed transaction's body (engine wire form), for those who may see it."""
+
+    tx_id: str
+    transaction: dict[str, Any]
+
+
+class SupplyWire(BaseModel):
+    """What is outstanding of one token on the ledger: its unspent notes, summed."""
+
+    currency: str
+    token: TokenWire
+    supply_minor: int
+
+
+class LockWire(BaseModel):
+    """A hashed timelock on a note: claimed with the preimage of `digest` before `deadline_s`
+    by the note's owner, refunded to `refund_to` from then on."""
+
+    digest: str
+    refund_to: str
+    deadline_s: int
+
+
 class NoteWire(BaseModel):
     """A note in the ledger."""
 
@@ -102,6 +126,7 @@ class NoteWire(BaseModel):
     issued_at_s: int
     created_by: str
     spent_by: str | None = None
+    lock: LockWire | None = None
 
 
 class BalanceWire(BaseModel):

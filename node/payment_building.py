@@ -116,7 +116,8 @@ class PaymentBuilder:
             page = await self.central.notes(NotesQuery(owner=owner, currency=currency,
                                                         limit=PAGE_SIZE_MAX, after=after))
             wanted = token_to_wire(token)
-            notes.extend(note_from_wire(n) for n in page.items if n.token == wanted)
+            notes.extend(note_from_wire(n) for n in page.items
+                         if n.token == wanted and n.lock is None)
             if page.next is None:
                 break
             after = page.next

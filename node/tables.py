@@ -109,3 +109,45 @@ class PaymentRow(NodeTable, table=True):
     day: str = Field(max_length=10)
     transaction: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class BridgeCursorRow(NodeTable, table=True):
+    """Bridge: the last chain block whose vault events it has taken in (resumes from here)."""
+
+    __tablename__ = "bridge_cursor"
+
+    name: str = Field(primary_key=True, max_length=32)
+    block: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class BridgeDepositRow(NodeTable, table=True):
+    """Bridge: a confirmed vault deposit and the ledger issue that credits it, written before
+    the issue is submitted, so a restart resubmits the same transaction (same id)."""
+
+    __tablename__ = "bridge_deposits"
+
+    id: str = Field(primary_key=True, max_length=80)  # "<chain tx hash>:<log index>"
+    block: int = Field(sa_column=Column(BigInteger, nullable=False))
+    depositor: str = Field(max_length=42)
+    owner: str = Field(max_length=64)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(max_length=16, index=True)  # pending, credited, refused
+    tx_id: str = Field(max_length=64)
+    signed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class BridgeNoteRow(NodeTable, table=True):
+    """Bridge: a note paid to the bridge on the ledger; a withdrawal when its payment names an
+    EVM receiver (burned on the ledger, then paid from the vault), inventory otherwise."""
+
+    __tablename__ = "bridge_notes"
+
+    note_id: str = Field(primary_key=True, max_length=64)
+    receiver: str = Field(default="", max_length=42)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(max_length=16, index=True)  # received, burned, paid, inventory
+    tx_id: str = Field(default="", max_length=64)  # the burn
+    signed: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    chain_tx: str = Field(default="", max_length=66)  # the payout, once sent
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from engine.encoding import from_wire, to_wire
 from engine.errors import Refusal, ResultCode, TransactionRefused
 from engine.ids import ContractHash, NoteId, ParticipantId, TxId
-from engine.model import Endorsement, Note, Signature, SignedTransaction, TokenRef
+from engine.model import Endorsement, HashLock, Note, Signature, SignedTransaction, TokenRef
 from engine.notary import Outcome
 from node.messages import (
     EndorsementWire,
+    LockWire,
     NoteWire,
     OutcomeWire,
     RuleWire,
@@ -87,12 +88,18 @@ def token_from_wire(token: TokenWire | None) -> TokenRef | None:
 
 def note_to_wire(note: Note, spent_by: str | None = None) -> NoteWire:
     """The API form of a note."""
+    lock = note.lock
     return NoteWire(id=note.id, owner=note.owner, amount_minor=note.amount_minor,
                     currency=note.currency, token=token_to_wire(note.token),
-                    issued_at_s=note.issued_at_s, created_by=note.created_by, spent_by=spent_by)
+                    issued_at_s=note.issued_at_s, created_by=note.created_by, spent_by=spent_by,
+                    lock=LockWire(digest=lock.digest, refund_to=lock.refund_to,
+                                  deadline_s=lock.deadline_s) if lock else None)
 
 
 def note_from_wire(wire: NoteWire) -> Note:
     """The engine's note (a bank reads the notes the central bank lists so)."""
+    lock = wire.lock
     return Note(NoteId(wire.id), ParticipantId(wire.owner), wire.amount_minor, wire.currency,
-                token_from_wire(wire.token), wire.issued_at_s, TxId(wire.created_by))
+                token_from_wire(wire.token), wire.issued_at_s, TxId(wire.created_by),
+                HashLock(lock.digest, ParticipantId(lock.refund_to), lock.deadline_s)
+                if lock else None)

@@ -251,3 +251,12 @@ def test_a_lock_settles_once_to_one_side(tmp_path_factory: pytest.TempPathFactor
         assert kind != "claim-wrong"
         assert (offset < 0) if kind == "claim" else (offset >= 0)
         assert held[BOB.participant if kind == "claim" else ALICE.participant] == 10_000
+
+
+def test_a_bridged_issue_cannot_slip_plain_money_in(ledger: Ledger) -> None:
+    """Bridged token: an issue by the FX provider that adds a plain-money output is malformed:
+    only the central bank creates plain money."""
+    mixed = tx("issue", [], [Output(BOB.participant, 5, "JPY", JPYS),
+                             Output(BRIDGE.participant, 5, "JPY")],
+               sender=BRIDGE_FACTS, receiver=BOB_FACTS, nonce="mixed")
+    assert ledger.refused(sign(mixed, BRIDGE))[0] is ResultCode.MALFORMED

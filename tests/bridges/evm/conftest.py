@@ -1,0 +1,45 @@
+"""Fixtures of the EVM bridge tests: every chain test runs on the embedded chain and on ganache.
+
+The embedded chain is fresh for each test. Each test worker runs one ganache node for its whole
+session; tests stay independent on it because each deploys its own contracts with its own new
+accounts and computes deadlines from the chain's current time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from ganache_process import running_ganache
+
+from bridges.evm import Chain, ChainConfig, Stablecoin
+
+CHAINS = ["embedded", "ganache"]
+
+
+@pytest.fixture(scope="session")
+def ganache_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The JSON-RPC URL of this worker's ganache node."""
+    with running_ganache(tmp_path_factory.mktemp("ganache") / "ganache.log") as url:
+        yield url
+
+
+@pytest.fixture(params=CHAINS)
+def chain(request: pytest.FixtureRequest) -> Chain:
+    """A chain of each kind: the embedded eth-tester chain, then ganache over JSON-RPC."""
+    if request.param == "embedded":
+        return Chain.connect()
+    return Chain.connect(ChainConfig(rpc_url=request.getfixturevalue("ganache_url")))
+
+
+@pytest.fixture
+def issuer(chain: Chain) -> LocalAccount:
+    """A new account with ether for gas, which issues the coin."""
+    return chain.new_account()
+
+
+@pytest.fixture
+def coin(chain: Chain, issuer: LocalAccount) -> Stablecoin:
+    """A fresh yen stablecoin issued by `issuer`."""
+    return Stablecoin.deploy(chain, issuer, "Test Yen", "JPYT")
