@@ -7,22 +7,13 @@ accounts and computes deadlines from the chain's current time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from eth_account.signers.local import LocalAccount
-from ganache_process import running_ganache
+from ganache_process import ganache_url  # noqa: F401 - the fixture, offered here
 
 from bridges.evm import Chain, ChainConfig, Stablecoin
 
 CHAINS = ["embedded", "ganache"]
-
-
-@pytest.fixture(scope="session")
-def ganache_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The JSON-RPC URL of this worker's ganache node."""
-    with running_ganache(tmp_path_factory.mktemp("ganache") / "ganache.log") as url:
-        yield url
 
 
 @pytest.fixture(params=CHAINS)

@@ -149,3 +149,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(SHUTDOWN_TIMEOUT_S)
+
+
+@pytest.fixture(scope="session")
+def ganache_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The JSON-RPC URL of this worker's ganache node (started on first use); a test folder's
+    conftest imports this fixture to offer it."""
+    with running_ganache(tmp_path_factory.mktemp("ganache") / "ganache.log") as url:
+        yield url
