@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridges.evm import ChainError
 from bridges.qr.cli import qr_app
 from dsl import errors
 from dsl.evaluate import Decision
@@ -36,7 +37,7 @@ from dsl.render import render, render_all
 from engine.keys import KeyPair
 from engine.store import SqlStore
 from engine.verify import verify
-from node import benchmarks, http_bench, ledger_bench
+from node import benchmarks, evm_peer_bench, http_bench, ledger_bench
 from node import config as node_config
 from node.bridge_cli import bridge_app
 from node.client import ClientError, Expected, NodeClient, check_prepared
@@ -299,6 +300,26 @@ def bench_http(
     for line in result.lines():
         _out.print(line)
 
+
+@bench_app.command("evm-peer")
+def bench_evm_peer(
+    rpc_url: Annotated[str | None, typer.Option(
+        help="A JSON-RPC node to use as the EVM peer; default the embedded chain.")] = None,
+    payments: Annotated[int, typer.Option(min=1, max=evm_peer_bench.PAYMENTS_MAX,
+                                          help="How many payments on each side.")] = 150,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """The same purpose-bound voucher as a Vyper contract on the EVM and as an Earmark contract
+    on the ledger: payments per second on each, one at a time, and their ratio."""
+    try:
+        result = evm_peer_bench.run(payments, rpc_url, _err.print)
+    except ChainError as error:
+        _input_error(f"EVM peer: {error}")
+    if as_json:
+        _out.print_json(json.dumps(result.as_dict()))
+        return
+    for line in result.lines():
+        _out.print(line)
 
 # ---- nodes ------------------------------------------------------------------------------------
 

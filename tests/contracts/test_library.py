@@ -17,7 +17,7 @@ CONTRACTS_DIR = REPO / "contracts"
 CONTRACT_FILES = sorted(CONTRACTS_DIR.glob("*.earmark"))
 REQUIRED = {
     "health_benefit", "school_meals", "disaster_relief", "farm_subsidy", "loan_repayment",
-    "khr_thb_corridor", "jpy_stablecoin_remittance",
+    "khr_thb_corridor", "jpy_stablecoin_remittance", "purpose_bound_voucher",
 }
 
 
