@@ -77,7 +77,7 @@ class BankService:
         self.operator = config.key.participant
         engine = open_database(config.database)
         self.store = BankStore(engine)
-        self.idempotency = IdempotencyStore(engine)
+        self.idempotency = IdempotencyStore(engine, self.store.writer)
         self.central = CentralClient(config.central.url, config.key)
         counters = PaymentCounters(
             Counter("earmark_bank_payments", "Customer payments reaching a stage", ["stage"],
@@ -99,6 +99,7 @@ class BankService:
         """Finish the batches in flight and close the connections."""
         await self.payments.forwarder.close()
         await self.central.close()
+        await asyncio.to_thread(self.store.writer.close)
         self.store.engine.dispose()
 
     # ---- who may call ---------------------------------------------------------------------
@@ -109,7 +110,7 @@ class BankService:
 
     async def _customer(self, call: Call) -> CustomerRow:
         """The calling customer (403 for anyone else, the operator included)."""
-        customer = await asyncio.to_thread(self.store.customer_by_key, call.signed_by())
+        customer = await self.store.customer_by_key(call.signed_by())
         if customer is None:
             raise forbidden("only a customer of this bank may do this")
         return customer
@@ -119,7 +120,7 @@ class BankService:
         caller = call.signed_by()
         if not account.endswith(f"@{self.config.name}"):
             raise forbidden()
-        customer = await asyncio.to_thread(self.store.customer, account)
+        customer = await self.store.customer(account)
         if customer is not None and caller in (self.operator, customer.key):
             return customer
         if caller == self.operator:
@@ -161,11 +162,11 @@ class BankService:
                           display_name=body.display_name, role=body.role, mcc=body.mcc,
                           phone=body.phone, kyc_tier=body.kyc_tier, region=body.region,
                           created_at_s=int(time.time()))
-        await asyncio.to_thread(self.store.add_customer, row)
+        await self.store.add_customer(row)
         try:
             await self.central.register_wallet(wallet_of(row))
         except BaseException:
-            await asyncio.to_thread(self.store.remove_customer, row.account)
+            await self.store.remove_customer(row.account)
             raise
         return customer_to_wire(row)
 
@@ -187,8 +188,7 @@ class BankService:
         """Change a customer's KYC tier, here and in the central directory."""
         self._operator(call)
         customer = await self._account(call, call.path("account"))
-        updated = await asyncio.to_thread(self.store.set_kyc, customer.account,
-                                          call.body(Reverify).kyc_tier)
+        updated = await self.store.set_kyc(customer.account, call.body(Reverify).kyc_tier)
         if updated is None:
             raise not_found("customer")
         await self.central.register_wallet(wallet_of(updated))

@@ -137,7 +137,7 @@ class BankPayments:
                          transaction=transaction_bytes(transaction),
                          created_at_s=transaction.created_at_s)
         try:
-            await asyncio.to_thread(self._store.add_payment, row)
+            await self._store.add_payment(row)
         except BaseException:
             self._builder.let_go(payment_id)
             raise
@@ -186,7 +186,7 @@ class BankPayments:
         if changes["status"] in ("committed", "refused"):
             changes["day"] = utc_day(time.time())  # the limit counts the day it committed
             self._counters.stage.labels(changes["status"]).inc()
-        answered = await asyncio.to_thread(self._store.answer, row.id, changes)
+        answered = await self._store.answer(row, changes)
         if answered is None:
             raise NodeError(500, "internal", "Internal error", "a payment record vanished")
         return answered
@@ -215,7 +215,7 @@ class BankPayments:
                          tx_id=signed.id, day=utc_day(now_s),
                          transaction=transaction_bytes(signed.transaction), created_at_s=now_s)
         row = row.model_copy(update=_changes(answer.outcomes[0]))
-        await asyncio.to_thread(self._store.add_payment, row)
+        await self._store.add_payment(row)
         return _recorded(row)
 
 

@@ -1,17 +1,22 @@
 """A commercial bank's own records: its customers and their payments (node tables).
 
-Synchronous SQLAlchemy Core on the bank's database; the service calls it from worker threads
-(`asyncio.to_thread`), so the event loop never waits on the disk.
+SQLAlchemy Core on the bank's database. Reads are synchronous and the service calls them from
+worker threads (`asyncio.to_thread`), so the event loop never waits on the disk; writes are
+coroutines that go through the bank's one `Writer` (`node.database`), committed in groups and
+answered once durable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
-from typing import Any, Final
+import asyncio
+from collections.abc import Callable, Collection, Iterator
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, Executable, bindparam, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from node.database import Writer
 from node.errors import conflict
 from node.tables import CustomerRow, PaymentRow
 
@@ -19,48 +24,55 @@ CUSTOMERS: Final = CustomerRow.__table__  # type: ignore[attr-defined]
 PAYMENTS: Final = PaymentRow.__table__  # type: ignore[attr-defined]
 ROWS_PER_READ: Final = 1_000  # rows fetched at a time when a report streams the payments
 HISTORY_ROWS_MAX: Final = 5_000  # a customer's newest records joined into their history
+CUSTOMERS_KEPT_MAX: Final = 100_000  # customer lookups kept in memory (all forgotten beyond)
 # Committed payments that count toward the daily KYC limit (distributions are incoming).
 LIMITED_KINDS: Final = ("payment", "cash_out")
+T = TypeVar("T")
+# The statements of every payment, built once: building one costs more than running it.
+_INSERT_PAYMENT: Final = PAYMENTS.insert()
+_PAYMENT: Final = select(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
+_ANSWER: Final = update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
+_SPENT_ON: Final = select(func.coalesce(func.sum(PAYMENTS.c.amount_minor), 0)).where(
+    PAYMENTS.c.account == bindparam("account"), PAYMENTS.c.currency == bindparam("currency"),
+    PAYMENTS.c.day == bindparam("day"), PAYMENTS.c.status == "committed",
+    PAYMENTS.c.kind.in_(LIMITED_KINDS))
 
 
 class BankStore:
-    """Customers and payments of one bank."""
+    """Customers and payments of one bank.
+
+    Customers are read on every request a customer signs, and change rarely, so they are kept
+    in memory once read. Every change of a customer goes through this store and forgets what
+    was kept, before the write (so a read already running is not kept) and after it."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.writer = Writer(engine)  # every write of the bank's own rows, the keys' too
+        self._known: dict[tuple[str, str], CustomerRow] = {}  # by (column, value) looked up
+        self._generation = 0  # counts the customer changes; a read spanning one is not kept
 
     # ---- customers ------------------------------------------------------------------------
 
-    def add_customer(self, row: CustomerRow) -> None:
+    async def add_customer(self, row: CustomerRow) -> None:
         """Insert a customer; 409 `account_taken`, `phone_taken` or `key_taken` on a duplicate."""
-        with self.engine.begin() as db:
-            for column, code in (("account", "account_taken"), ("key", "key_taken"),
-                                 ("phone", "phone_taken")):
-                value = getattr(row, column)
-                if value is not None and db.execute(select(CUSTOMERS.c.account).where(
-                        CUSTOMERS.c[column] == value)).first() is not None:
-                    raise conflict(code, f"a customer with this {column} exists")
-            try:
-                db.execute(CUSTOMERS.insert().values(**row.model_dump()))
-            except IntegrityError:  # a concurrent insert won the race between check and insert
-                raise conflict("account_taken", "a customer with this account exists") from None
+        await self._change_customers(lambda db: _add_customer(db, row))
 
-    def remove_customer(self, account: str) -> None:
+    async def remove_customer(self, account: str) -> None:
         """Undo an opening the central bank refused."""
-        with self.engine.begin() as db:
-            db.execute(CUSTOMERS.delete().where(CUSTOMERS.c.account == account))
+        await self._change_customers(_executing(
+            CUSTOMERS.delete().where(CUSTOMERS.c.account == account)))
 
-    def customer(self, account: str) -> CustomerRow | None:
+    async def customer(self, account: str) -> CustomerRow | None:
         """The customer with this account id."""
-        return self._customer_where(CUSTOMERS.c.account == account)
+        return await self._customer_where("account", account)
 
-    def customer_by_key(self, key: str) -> CustomerRow | None:
+    async def customer_by_key(self, key: str) -> CustomerRow | None:
         """The customer whose wallet key this is."""
-        return self._customer_where(CUSTOMERS.c.key == key)
+        return await self._customer_where("key", key)
 
-    def customer_by_phone(self, phone: str) -> CustomerRow | None:
+    async def customer_by_phone(self, phone: str) -> CustomerRow | None:
         """The customer with this phone number."""
-        return self._customer_where(CUSTOMERS.c.phone == phone)
+        return await self._customer_where("phone", phone)
 
     def customers(self, after: str, limit: int) -> list[CustomerRow]:
         """Customers by account id, from after the cursor `after`."""
@@ -69,46 +81,65 @@ class BankStore:
             rows = db.execute(query.order_by(CUSTOMERS.c.account).limit(limit)).mappings().all()
         return [CustomerRow.model_validate(dict(row)) for row in rows]
 
-    def set_kyc(self, account: str, tier: int) -> CustomerRow | None:
+    async def set_kyc(self, account: str, tier: int) -> CustomerRow | None:
         """Change a customer's KYC tier; the customer as it is now, if it exists."""
-        with self.engine.begin() as db:
+        def change(db: Connection) -> CustomerRow | None:
             db.execute(update(CUSTOMERS).where(CUSTOMERS.c.account == account)
                        .values(kyc_tier=tier))
-        return self.customer(account)
+            return _customer_in(db, CUSTOMERS.c.account == account)
+        return await self._change_customers(change)
 
-    def _customer_where(self, condition: Any) -> CustomerRow | None:
+    async def _customer_where(self, column: str, value: str) -> CustomerRow | None:
+        known = self._known.get((column, value))
+        if known is not None:
+            return known
+        generation = self._generation
+        found = await asyncio.to_thread(self._read_customer, column, value)
+        if found is not None and generation == self._generation:
+            if len(self._known) >= CUSTOMERS_KEPT_MAX:
+                self._known.clear()
+            self._known[(column, value)] = found
+        return found
+
+    def _read_customer(self, column: str, value: str) -> CustomerRow | None:
         with self.engine.connect() as db:
-            row = db.execute(select(CUSTOMERS).where(condition)).mappings().first()
-        return CustomerRow.model_validate(dict(row)) if row is not None else None
+            return _customer_in(db, CUSTOMERS.c[column] == value)
+
+    async def _change_customers(self, job: Callable[[Connection], T]) -> T:
+        self._forget_customers()
+        try:
+            return await self.writer.write(job)
+        finally:
+            self._forget_customers()
+
+    def _forget_customers(self) -> None:
+        self._generation += 1
+        self._known.clear()
 
     # ---- payments -------------------------------------------------------------------------
 
-    def add_payment(self, row: PaymentRow) -> None:
+    async def add_payment(self, row: PaymentRow) -> None:
         """Record a payment (prepared, or answered for a distribution)."""
-        with self.engine.begin() as db:
-            db.execute(PAYMENTS.insert().values(**row.model_dump()))
+        values = row.model_dump()
+        await self.writer.write(lambda db: db.execute(_INSERT_PAYMENT, values).rowcount)
 
     def payment(self, payment_id: str) -> PaymentRow | None:
         """The payment with this id."""
         with self.engine.connect() as db:
-            row = db.execute(select(PAYMENTS).where(PAYMENTS.c.id == payment_id)
-                             ).mappings().first()
-        return PaymentRow.model_validate(dict(row)) if row is not None else None
+            return _payment_in(db, payment_id)
 
-    def answer(self, payment_id: str, changes: dict[str, Any]) -> PaymentRow | None:
-        """Record what became of a payment (status, code, reason, rule, day)."""
-        with self.engine.begin() as db:
-            db.execute(update(PAYMENTS).where(PAYMENTS.c.id == payment_id).values(**changes))
-        return self.payment(payment_id)
+    async def answer(self, row: PaymentRow, changes: dict[str, Any]) -> PaymentRow | None:
+        """Record what became of a payment (status, code, reason, rule, day); the payment as
+        recorded now, if it still exists."""
+        parameters = {"payment_id": row.id, **changes}
+        updated = await self.writer.write(lambda db: db.execute(_ANSWER, parameters).rowcount)
+        return row.model_copy(update=changes) if updated == 1 else None
 
     def spent_on(self, account: str, currency: str, day: str) -> int:
         """What a customer's committed payments and cash-outs on `day` (UTC) add up to."""
-        query = select(func.coalesce(func.sum(PAYMENTS.c.amount_minor), 0)).where(
-            PAYMENTS.c.account == account, PAYMENTS.c.currency == currency,
-            PAYMENTS.c.day == day, PAYMENTS.c.status == "committed",
-            PAYMENTS.c.kind.in_(LIMITED_KINDS))
         with self.engine.connect() as db:
-            return int(db.execute(query).scalar_one())
+            return int(db.execute(_SPENT_ON, {"account": account, "currency": currency,
+                                              "day": day}).scalar_one())
 
     def payments_of(self, account: str) -> list[PaymentRow]:
         """A customer's payments, cash-outs and distributions, newest first (at most
@@ -143,3 +174,33 @@ class BankStore:
             if len(rows) < ROWS_PER_READ:
                 return
             last_time, last_id = rows[-1].created_at_s, rows[-1].id
+
+
+def _executing(statement: Executable) -> Callable[[Connection], None]:
+    """A write that executes one statement."""
+    def execute(db: Connection) -> None:
+        db.execute(statement)
+    return execute
+
+
+def _add_customer(db: Connection, row: CustomerRow) -> None:
+    for column, code in (("account", "account_taken"), ("key", "key_taken"),
+                         ("phone", "phone_taken")):
+        value = getattr(row, column)
+        if value is not None and db.execute(select(CUSTOMERS.c.account).where(
+                CUSTOMERS.c[column] == value)).first() is not None:
+            raise conflict(code, f"a customer with this {column} exists")
+    try:
+        db.execute(CUSTOMERS.insert().values(**row.model_dump()))
+    except IntegrityError:  # a concurrent insert won the race between check and insert
+        raise conflict("account_taken", "a customer with this account exists") from None
+
+
+def _customer_in(db: Connection, condition: Any) -> CustomerRow | None:
+    row = db.execute(select(CUSTOMERS).where(condition)).mappings().first()
+    return CustomerRow.model_validate(dict(row)) if row is not None else None
+
+
+def _payment_in(db: Connection, payment_id: str) -> PaymentRow | None:
+    row = db.execute(_PAYMENT, {"payment_id": payment_id}).mappings().first()
+    return PaymentRow.model_validate(dict(row)) if row is not None else None

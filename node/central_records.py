@@ -11,7 +11,7 @@ import time
 from collections.abc import Collection
 from typing import Any, Final
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -26,6 +26,9 @@ RESERVES_MAX_MINOR: Final = 2**63 - 1  # a bank's deposits fit the signed 64-bit
 _PARTICIPANTS = ParticipantRow.__table__  # type: ignore[attr-defined]
 _RESERVES = ReserveRow.__table__  # type: ignore[attr-defined]
 _WALLETS = WalletRow.__table__  # type: ignore[attr-defined]
+# Built once: every note lookup of a bank for its customer runs it.
+_WALLET_BANKS: Final = select(_WALLETS.c.key, _WALLETS.c.bank).where(
+    _WALLETS.c.key.in_(bindparam("keys", expanding=True)))
 
 
 class CentralRecords:
@@ -134,8 +137,8 @@ class CentralRecords:
         found: dict[str, str] = {}
         with self.engine.connect() as db:
             for start in range(0, len(wanted), IDS_PER_QUERY_MAX):
-                rows = db.execute(select(_WALLETS.c.key, _WALLETS.c.bank).where(
-                    _WALLETS.c.key.in_(wanted[start:start + IDS_PER_QUERY_MAX])))
+                rows = db.execute(_WALLET_BANKS,
+                                  {"keys": wanted[start:start + IDS_PER_QUERY_MAX]})
                 found.update((key, bank) for key, bank in rows)
         return found
 

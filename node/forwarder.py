@@ -1,10 +1,11 @@
 """The bank forwards its customers' co-signed transactions to the central bank in batches.
 
 Requests arriving within a short window (`WINDOW_S`, or until `BATCH_SIZE_MAX` wait) leave
-together: the bank signs one `Endorsement` over their ids (its co-signature on each, verified
-once by the notary) and posts one `TransactionBatch`. Each waiting request gets its own
-outcome. A batch's Idempotency-Key is its endorsement digest, so a resent batch commits nothing
-twice; if the central bank cannot be reached, every request of the batch gets that error.
+together, and so do all that queue while `BATCHES_IN_FLIGHT_MAX` batches are out: the bank
+signs one `Endorsement` over their ids (its co-signature on each, verified once by the notary)
+and posts one `TransactionBatch`. Each waiting request gets its own outcome. A batch's
+Idempotency-Key is its endorsement digest, so a resent batch commits nothing twice; if the
+central bank cannot be reached, every request of the batch gets that error.
 """
 
 from __future__ import annotations
@@ -81,21 +82,36 @@ class Forwarder:
 
     async def _collect(self) -> None:
         while True:
-            batch = self._gathering = [await self._queue.get()]
-            deadline = asyncio.get_running_loop().time() + WINDOW_S
-            while len(batch) < BATCH_SIZE_MAX:
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
+            # A free slot first, then the batch: while every slot is busy, transactions keep
+            # queuing and leave together in the next batch, rather than each waiting in a
+            # small batch formed before a slot was free.
             await self._slots.acquire()
+            try:
+                batch = await self._gather()
+            except BaseException:
+                self._slots.release()
+                raise
             self._gathering = []
             task = asyncio.create_task(self._post(batch))
             self._posting.add(task)
             task.add_done_callback(self._posting.discard)
+
+    async def _gather(self) -> list[_Waiting]:
+        """The first waiting transaction, then those queued or arriving within `WINDOW_S`."""
+        batch = self._gathering = [await self._queue.get()]
+        deadline = asyncio.get_running_loop().time() + WINDOW_S
+        while len(batch) < BATCH_SIZE_MAX:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                continue
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
 
     async def _post(self, batch: list[_Waiting]) -> None:
         try:

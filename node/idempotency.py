@@ -10,15 +10,17 @@ id then keeps the retry from doing anything twice).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiohttp import web
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from node.database import Writer
 from node.errors import NodeError, bad_request, conflict, problem_response, unprocessable
 from node.tables import IdempotencyRow
 
@@ -26,13 +28,19 @@ HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 KEY_CHARS_MAX: Final = 128
 _TABLE = IdempotencyRow.__table__  # type: ignore[attr-defined]
+# Built once: every POST runs both, and building a statement costs more than running it.
+_FIND: Final = select(_TABLE).where(_TABLE.c.caller == bindparam("caller"),
+                                    _TABLE.c.key == bindparam("key"))
+_INSERT: Final = _TABLE.insert()
 
 
 class IdempotencyStore:
     """The stored first responses, by caller and key, in the node's database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, writer: Writer | None = None) -> None:
+        """`writer`: the service's writer on `engine`, if it has one (else one of its own)."""
         self._engine = engine
+        self._writer = writer or Writer(engine)
         self._running: set[tuple[str, str]] = set()
 
     async def run(self, caller: str, key: str | None, body: bytes,
@@ -49,26 +57,26 @@ class IdempotencyStore:
         try:
             response = await _answer(produce)
             if response.status < 500:
-                await asyncio.to_thread(self._store, caller, key, digest, response)
+                await self._store(caller, key, digest, response)
             return response
         finally:
             self._running.discard((caller, key))
 
     def _find(self, caller: str, key: str) -> IdempotencyRow | None:
         with self._engine.connect() as db:
-            row = db.execute(select(_TABLE).where(_TABLE.c.caller == caller,
-                                                  _TABLE.c.key == key)).first()
+            row = db.execute(_FIND, {"caller": caller, "key": key}).first()
         return IdempotencyRow.model_validate(row._mapping) if row is not None else None
 
-    def _store(self, caller: str, key: str, digest: str, response: web.Response) -> None:
-        body = response.body if isinstance(response.body, bytes) else b""
-        try:
-            with self._engine.begin() as db:
-                db.execute(_TABLE.insert().values(
-                    caller=caller, key=key, request_sha256=digest, status=response.status,
-                    media_type=response.content_type, body=body, created_at_s=int(time.time())))
-        except IntegrityError:
-            pass  # another process answered the same key first; its answer stands
+    async def _store(self, caller: str, key: str, digest: str,
+                     response: web.Response) -> None:
+        values = {"caller": caller, "key": key, "request_sha256": digest,
+                  "status": response.status, "media_type": response.content_type,
+                  "body": response.body if isinstance(response.body, bytes) else b"",
+                  "created_at_s": int(time.time())}
+
+        # Another process may have answered the same key first: its answer stands.
+        with contextlib.suppress(IntegrityError):
+            await self._writer.write(lambda db: db.execute(_INSERT, values).rowcount)
 
 
 def _valid_key(key: str | None) -> str:

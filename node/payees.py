@@ -10,7 +10,6 @@ masks it, whichever way the payee was found.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -69,14 +68,14 @@ class PayeeResolver:
     async def by_account(self, account: str) -> Payee:
         """The payee with this account id."""
         if account.endswith(f"@{self.bank}"):
-            customer = await asyncio.to_thread(self.store.customer, account)
+            customer = await self.store.customer(account)
             if customer is None:
                 raise _unknown(f"{account} is not a customer of {self.bank}")
             return self._local(customer)
         return await self._central(account=account)
 
     async def _by_phone(self, phone: str) -> Payee:
-        customer = await asyncio.to_thread(self.store.customer_by_phone, phone)
+        customer = await self.store.customer_by_phone(phone)
         if customer is not None:
             return self._local(customer)
         return await self._central(phone=phone)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from dsl.facts import Party
 from engine.encoding import endorsing_bytes
 from engine.ids import TxId
 from engine.keys import KeyPair, verify
 from engine.model import Output, SignedTransaction, Transaction
 from engine.wallet import sign
+from node import forwarder as forwarder_module
 from node.errors import NodeError
 from node.forwarder import Forwarder
 from node.messages import OutcomeList, OutcomeWire, TransactionBatch
@@ -78,3 +81,43 @@ def test_an_unreachable_central_bank_answers_every_caller() -> None:
     outcomes = asyncio.run(forwarded(FakeCentral(failing=True), 3))
     assert all(isinstance(o, NodeError) and o.problem.code == "central_unavailable"
                for o in outcomes)
+
+
+class HeldCentral(FakeCentral):
+    """A fake central bank that holds every batch until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def submit(self, batch: TransactionBatch, idempotency_key: str) -> OutcomeList:
+        """Answer once released."""
+        await self.release.wait()
+        return await super().submit(batch, idempotency_key)
+
+
+def test_transactions_queued_while_every_slot_is_busy_leave_together(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the one slot busy, transactions arriving one by one, each after the window, wait
+    together and leave as one batch once the slot is free."""
+    monkeypatch.setattr(forwarder_module, "BATCHES_IN_FLIGHT_MAX", 1)
+    central, later = HeldCentral(), 6
+    first, *rest = payments(1 + later)
+
+    async def scenario() -> list[OutcomeWire]:
+        forwarder = Forwarder(central, BANK, lambda _size: None)  # type: ignore[arg-type]
+        await forwarder.start()
+        try:
+            answers = [asyncio.create_task(forwarder.forward(first))]
+            for signed in rest:
+                await asyncio.sleep(forwarder_module.WINDOW_S * 3)
+                answers.append(asyncio.create_task(forwarder.forward(signed)))
+            await asyncio.sleep(forwarder_module.WINDOW_S * 3)
+            central.release.set()
+            return await asyncio.gather(*answers)
+        finally:
+            await forwarder.close()
+
+    outcomes = asyncio.run(scenario())
+    assert [len(b.transactions) for b, _ in central.batches] == [1, later]
+    assert [o.tx_id for o in outcomes] == [s.id for s in (first, *rest)]

@@ -1,0 +1,101 @@
+"""The bank's records (`node.bank_store`): customers kept in memory stay true to the database,
+and a payment's answer is recorded and returned as recorded.
+
+Method: a `BankStore` on a fresh SQLite database; customers are changed through it while
+lookups run, and payments are read back through a new store on the same database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+
+from node.bank_store import BankStore
+from node.database import open_database
+from node.tables import CustomerRow, PaymentRow
+
+ALICE = CustomerRow(account="alice@aba", key="a" * 64, display_name="Alice", role="person",
+                    mcc=0, phone="+85510000001", kyc_tier=1, region="", created_at_s=0)
+
+
+def store(tmp_path: Path) -> BankStore:
+    """A store on the test's database (the same one at every call)."""
+    return BankStore(open_database(f"sqlite:///{tmp_path / 'bank.db'}"))
+
+
+def payment(payment_id: str) -> PaymentRow:
+    """A prepared payment of Alice's."""
+    return PaymentRow(id=payment_id, account=ALICE.account, kind="payment",
+                      counterparty="bob@aba", amount_minor=1_000, currency="KHR", token="",
+                      status="prepared", tx_id="f" * 64, day="2026-01-01",
+                      transaction=b"body", created_at_s=1)
+
+
+def test_a_customer_change_is_seen_by_every_lookup_at_once(tmp_path: Path) -> None:
+    """After a KYC change or a removal, lookups by account, key and phone answer the new state,
+    though each was answered (and kept) before."""
+    bank = store(tmp_path)
+
+    async def lookups() -> list[CustomerRow | None]:
+        return [await bank.customer(ALICE.account), await bank.customer_by_key(ALICE.key),
+                await bank.customer_by_phone(ALICE.phone or "")]
+
+    async def scenario() -> None:
+        await bank.add_customer(ALICE)
+        assert [c.kyc_tier if c else None for c in await lookups()] == [1, 1, 1]
+        assert await bank.set_kyc(ALICE.account, 3) is not None
+        assert [c.kyc_tier if c else None for c in await lookups()] == [3, 3, 3]
+        await bank.remove_customer(ALICE.account)
+        assert await lookups() == [None, None, None]
+
+    asyncio.run(scenario())
+
+
+def test_a_lookup_that_spans_a_change_is_not_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lookup that read the customer before a change and answers after it is not kept: the
+    next lookup reads the changed customer."""
+    bank = store(tmp_path)
+    read, release = threading.Event(), threading.Event()
+    plain_read = bank._read_customer
+
+    def slow_read(column: str, value: str) -> CustomerRow | None:
+        found = plain_read(column, value)
+        read.set()
+        release.wait(10)
+        return found
+
+    async def scenario() -> None:
+        await bank.add_customer(ALICE)
+        monkeypatch.setattr(bank, "_read_customer", slow_read)
+        early = asyncio.create_task(bank.customer_by_key(ALICE.key))
+        await asyncio.to_thread(read.wait, 10)
+        await bank.set_kyc(ALICE.account, 2)
+        release.set()
+        assert (await early) == ALICE  # it read before the change
+        monkeypatch.undo()
+        now = await bank.customer_by_key(ALICE.key)
+        assert now is not None and now.kyc_tier == 2
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_is_recorded_and_returned_as_recorded(tmp_path: Path) -> None:
+    """`answer` returns the payment with its changes, as a new store reads it; a payment that
+    does not exist is answered None."""
+    changes = {"status": "committed", "code": "", "reason": "", "rule": "",
+               "day": "2026-01-02"}
+
+    async def scenario() -> tuple[PaymentRow | None, PaymentRow | None]:
+        bank = store(tmp_path)
+        await bank.add_payment(payment("p-1"))
+        answered = await bank.answer(payment("p-1"), changes)
+        assert await bank.answer(payment("p-missing"), changes) is None
+        return answered, await asyncio.to_thread(store(tmp_path).payment, "p-1")
+
+    answered, read_back = asyncio.run(scenario())
+    assert answered is not None and answered == read_back
+    assert (answered.status, answered.day) == ("committed", "2026-01-02")
