@@ -27,7 +27,9 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Final
 
 import orjson
@@ -143,18 +145,17 @@ class EvmBridge:
     async def _credit(self) -> int:
         credited = 0
         for deposit in await asyncio.to_thread(self.store.deposits, "pending"):
-            outcome = await self._submit(_signed(deposit.signed))
-            if outcome.status == "committed":
-                await asyncio.to_thread(self.store.settle_deposit, deposit.id, "credited")
-                credited += 1
-            elif self._stale(deposit.signed):
-                fresh = self._signed_issue(deposit.id, ParticipantId(deposit.owner),
-                                           deposit.amount_minor)
-                await asyncio.to_thread(self.store.resign_deposit, deposit.id, fresh.id,
-                                        _body(fresh))
-            elif outcome.code != "malformed":
-                await asyncio.to_thread(self.store.settle_deposit, deposit.id, "refused",
-                                        f"{outcome.code}: {outcome.reason}")
+            fate = await self._settle(deposit.signed, partial(
+                self._signed_issue, deposit.id, ParticipantId(deposit.owner),
+                deposit.amount_minor))
+            if isinstance(fate, SignedTransaction):
+                await asyncio.to_thread(self.store.resign_deposit, deposit.id, fate.id,
+                                        _body(fate))
+            elif fate is not None:
+                status = "credited" if fate.status == "committed" else "refused"
+                await asyncio.to_thread(self.store.settle_deposit, deposit.id, status,
+                                        _refusal_text(fate))
+                credited += status == "credited"
         return credited
 
     # ---- 3-4. withdrawals --------------------------------------------------------------------
@@ -187,17 +188,16 @@ class EvmBridge:
     async def _burn(self) -> int:
         burned = 0
         for note in await asyncio.to_thread(self.store.notes, "received"):
-            outcome = await self._submit(_signed(note.signed))
-            if outcome.status == "committed":
-                await asyncio.to_thread(self.store.settle_note, note.note_id, "burned")
-                burned += 1
-            elif self._stale(note.signed):
-                fresh = self._signed_burn(NoteId(note.note_id))
-                await asyncio.to_thread(self.store.resign_burn, note.note_id, fresh.id,
-                                        _body(fresh))
-            elif outcome.code != "malformed":
-                await asyncio.to_thread(self.store.settle_note, note.note_id, "rejected",
-                                        reason=f"{outcome.code}: {outcome.reason}")
+            fate = await self._settle(note.signed, partial(self._signed_burn,
+                                                           NoteId(note.note_id)))
+            if isinstance(fate, SignedTransaction):
+                await asyncio.to_thread(self.store.resign_burn, note.note_id, fate.id,
+                                        _body(fate))
+            elif fate is not None:
+                status = "burned" if fate.status == "committed" else "rejected"
+                await asyncio.to_thread(self.store.settle_note, note.note_id, status,
+                                        reason=_refusal_text(fate))
+                burned += status == "burned"
         return burned
 
     async def _pay(self) -> int:
@@ -232,10 +232,26 @@ class EvmBridge:
             TransactionBatch(transactions=[signed_to_wire(signed)]))
         return answer.outcomes[0]
 
+    async def _settle(self, body: bytes, anew: Callable[[], SignedTransaction]
+                      ) -> OutcomeWire | SignedTransaction | None:
+        """Submit a stored intent's transaction: its final outcome (committed, or refused for
+        good); a transaction signed anew when the stored one went stale; None to try again."""
+        outcome = await self._submit(_signed(body))
+        if outcome.status == "committed":
+            return outcome
+        if self._stale(body):
+            return anew()
+        # A `malformed` refusal of a fresh transaction is the clocks disagreeing: wait.
+        return None if outcome.code == "malformed" else outcome
+
     def _stale(self, body: bytes) -> bool:
         """Whether a stored transaction's time is so old that no notary can commit it now."""
         created = _signed(body).transaction.created_at_s
         return self.clock() > created + self.config.resign_after_s
+
+
+def _refusal_text(outcome: OutcomeWire) -> str:
+    return "" if outcome.status == "committed" else f"{outcome.code}: {outcome.reason}"
 
 
 def _body(signed: SignedTransaction) -> bytes:

@@ -36,15 +36,12 @@ class Transfer:
 class Stablecoin(Deployed):
     """An 18-decimal ERC-20 that only its issuer can mint."""
 
+    CONTRACT = "Stablecoin"
+
     @classmethod
     def deploy(cls, chain: Chain, issuer: LocalAccount, name: str, symbol: str) -> Stablecoin:
         """A new coin, deployed and issued by `issuer`."""
-        return cls(chain, chain.deploy(issuer, "Stablecoin", name, symbol, issuer.address))
-
-    @classmethod
-    def at(cls, chain: Chain, address: str) -> Stablecoin:
-        """The coin already deployed at `address`."""
-        return cls(chain, chain.contract_at("Stablecoin", address))
+        return cls(chain, chain.deploy(issuer, cls.CONTRACT, name, symbol, issuer.address))
 
     def name(self) -> str:
         """The coin's name."""
@@ -182,15 +179,12 @@ class HashedTimelock(Deployed):
     """Hashed timelocks for any ERC-20: claim with the preimage before the deadline, refund
     from the deadline on; each swap settles once."""
 
+    CONTRACT = "HashedTimelock"
+
     @classmethod
     def deploy(cls, chain: Chain, deployer: LocalAccount) -> HashedTimelock:
         """A new hashed-timelock contract (it has no owner: `deployer` only pays the gas)."""
-        return cls(chain, chain.deploy(deployer, "HashedTimelock"))
-
-    @classmethod
-    def at(cls, chain: Chain, address: str) -> HashedTimelock:
-        """The contract already deployed at `address`."""
-        return cls(chain, chain.contract_at("HashedTimelock", address))
+        return cls(chain, chain.deploy(deployer, cls.CONTRACT))
 
     def lock(self, sender: LocalAccount, terms: SwapTerms) -> Locked:
         """Lock the terms' amount from `sender`, who approved this contract to take it."""
@@ -268,17 +262,14 @@ class Vault(Deployed):
     """The bridge's vault for one ERC-20: deposits in whole ledger units, withdrawals by the
     operator only, each withdrawal id paid at most once."""
 
+    CONTRACT = "Vault"
+
     @classmethod
     def deploy(cls, chain: Chain, deployer: LocalAccount, token: str, operator: str,
                unit: int) -> Vault:
         """A new vault for `token`; `unit` is the on-chain amount of one ledger minor unit."""
-        return cls(chain, chain.deploy(deployer, "Vault", token, operator,
+        return cls(chain, chain.deploy(deployer, cls.CONTRACT, token, operator,
                                        amount(unit, "unit")))
-
-    @classmethod
-    def at(cls, chain: Chain, address: str) -> Vault:
-        """The vault already deployed at `address`."""
-        return cls(chain, chain.contract_at("Vault", address))
 
     def token(self) -> str:
         """The ERC-20 the vault holds."""
@@ -347,17 +338,14 @@ class PurposeBoundVoucher(Deployed):
     """An ERC-7291-style purpose-bound voucher over a stablecoin: spendable only at merchants
     the issuer allows and only before the expiry."""
 
+    CONTRACT = "PurposeBoundVoucher"
+
     @classmethod
     def deploy(cls, chain: Chain, issuer: LocalAccount, underlying: str,
                expiry: int) -> PurposeBoundVoucher:
         """A new voucher over `underlying`, issued by `issuer`, spendable until `expiry`."""
-        return cls(chain, chain.deploy(issuer, "PurposeBoundVoucher", underlying, issuer.address,
+        return cls(chain, chain.deploy(issuer, cls.CONTRACT, underlying, issuer.address,
                                        amount(expiry, "expiry")))
-
-    @classmethod
-    def at(cls, chain: Chain, address: str) -> PurposeBoundVoucher:
-        """The voucher already deployed at `address`."""
-        return cls(chain, chain.contract_at("PurposeBoundVoucher", address))
 
     def expiry(self) -> int:
         """The first second (since the epoch) at which the voucher can no longer pay."""

@@ -7,7 +7,7 @@ The wrappers in `contracts` are the public face; callers never see an ABI name o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
@@ -35,11 +35,19 @@ class LogPosition:
 
 
 class Deployed:
-    """A deployed contract on a chain, with the plumbing the typed wrappers share."""
+    """A deployed contract on a chain, with the plumbing the typed wrappers share; a wrapper
+    names its shipped contract in `CONTRACT`."""
+
+    CONTRACT: ClassVar[str]
 
     def __init__(self, chain: Chain, contract: Contract) -> None:
         self.chain = chain
         self.contract = contract
+
+    @classmethod
+    def at(cls, chain: Chain, address: str) -> Self:
+        """The wrapper's contract already deployed at `address`."""
+        return cls(chain, chain.contract_at(cls.CONTRACT, address))
 
     @property
     def address(self) -> str:
