@@ -188,7 +188,8 @@ class NodeClient:
                     query: BaseModel | None = None, idempotency_key: str | None = None,
                     signed: bool = True) -> bytes:
         if self._session is None:
-            raise RuntimeError("use NodeClient as `async with NodeClient(...) as client`")
+            raise local_refusal("client_not_open",
+                                "use NodeClient as `async with NodeClient(...) as client`")
         url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=True)
         if query is not None:
             url = url.with_query(_query_values(query))

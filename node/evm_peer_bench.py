@@ -37,6 +37,7 @@ from engine.notary import Notary
 from engine.participants import Participant, Registry
 from engine.store import SqlStore
 from engine.wallet import sign
+from node.errors import NodeError
 
 PAYMENTS_MAX: Final = 10_000  # each EVM payment needs two set-up transactions too
 CONTRACT: Final = (Path(__file__).resolve().parents[1] / "contracts"
@@ -111,7 +112,8 @@ class EvmPeerResult:
 def run(payments: int, rpc_url: str | None, progress: Progress) -> EvmPeerResult:
     """Both sides, the EVM first, on a fresh SQLite ledger in a temporary folder."""
     if not 1 <= payments <= PAYMENTS_MAX:
-        raise ValueError(f"payments must be 1..{PAYMENTS_MAX}, not {payments}")
+        raise NodeError(400, "bench_size", "Benchmark size out of range",
+                        f"payments must be 1..{PAYMENTS_MAX}, not {payments}")
     chain = Chain.connect(ChainConfig(rpc_url=rpc_url))
     evm = run_evm(chain, payments, progress)
     with tempfile.TemporaryDirectory() as scratch:
