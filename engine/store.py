@@ -45,6 +45,8 @@ _TRANSACTIONS = TransactionRow.__table__  # type: ignore[attr-defined]
 _USAGE = UsageRow.__table__  # type: ignore[attr-defined]
 _CONTRACTS = ContractRow.__table__  # type: ignore[attr-defined]
 _ENDORSEMENTS = EndorsementRow.__table__  # type: ignore[attr-defined]
+_NOTES_WITH_SPENDER = select(_NOTES, _SPENT.c.tx_id).select_from(
+    _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id))
 
 
 class ContractRefused(EngineError):
@@ -197,16 +199,20 @@ class SqlStore:
                  include_spent: bool = False, after: str = "",
                  limit: int = 100) -> list[tuple[Note, TxId | None]]:
         """A page of an owner's notes by note id, each with the transaction that spent it."""
-        query = select(_NOTES, _SPENT.c.tx_id).select_from(
-            _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
-            _NOTES.c.owner == owner, _NOTES.c.id > after)
+        query = _NOTES_WITH_SPENDER.where(_NOTES.c.owner == owner, _NOTES.c.id > after)
         if currency is not None:
             query = query.where(_NOTES.c.currency == currency)
         if not include_spent:
             query = query.where(_SPENT.c.tx_id.is_(None))
         with self.engine.connect() as db:
             rows = db.execute(query.order_by(_NOTES.c.id).limit(limit)).mappings().all()
-        return [(_note(row), TxId(row["tx_id"]) if row["tx_id"] else None) for row in rows]
+        return [_note_and_spender(row) for row in rows]
+
+    def note(self, note_id: NoteId) -> tuple[Note, TxId | None] | None:
+        """One note with the transaction that spent it (None while unspent); None if unknown."""
+        with self.engine.connect() as db:
+            row = db.execute(_NOTES_WITH_SPENDER.where(_NOTES.c.id == note_id)).mappings().first()
+        return _note_and_spender(row) if row is not None else None
 
     def balances_of(self, owner: ParticipantId) -> list[tuple[str, TokenRef | None, int, int]]:
         """An owner's unspent (currency, token, total, number of notes), plain money first."""
@@ -355,6 +361,10 @@ def _note(row: Mapping[Any, Any]) -> Note:
                         row["lock_deadline_s"])
     return Note(NoteId(row["id"]), ParticipantId(row["owner"]), row["amount_minor"],
                 row["currency"], token, row["issued_at_s"], TxId(row["created_by"]), lock)
+
+
+def _note_and_spender(row: Mapping[Any, Any]) -> tuple[Note, TxId | None]:
+    return _note(row), TxId(row["tx_id"]) if row["tx_id"] else None
 
 
 def _note_row(note: Note) -> dict[str, Any]:

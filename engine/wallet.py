@@ -22,7 +22,15 @@ from engine.encoding import signing_bytes, transaction_id
 from engine.errors import EngineError, ResultCode
 from engine.ids import NoteId, ParticipantId
 from engine.keys import KeyPair
-from engine.model import Note, Output, Signature, SignedTransaction, TokenRef, Transaction
+from engine.model import (
+    HashLock,
+    Note,
+    Output,
+    Signature,
+    SignedTransaction,
+    TokenRef,
+    Transaction,
+)
 from engine.notary import Notary, Outcome
 from engine.store import SqlStore
 
@@ -45,6 +53,7 @@ class Payment:
     operation: str = "transfer"
     plain_to_receiver: bool = False  # the receiver's output is released to plain money
     channel: str = "online"
+    lock: HashLock | None = None  # the receiver's output is one leg of a swap
 
 
 @dataclass
@@ -81,12 +90,32 @@ def build_payment(payment: Payment, notes: Sequence[Note], sender: Party,
     in the same kind of money (the receiver's output is plain when the contract releases it)."""
     total = sum(note.amount_minor for note in notes)
     receiving = None if payment.plain_to_receiver else payment.token
-    outputs = [Output(payment.to, payment.amount_minor, payment.currency, receiving)]
+    outputs = [Output(payment.to, payment.amount_minor, payment.currency, receiving,
+                      payment.lock)]
     if total > payment.amount_minor:
         outputs.append(Output(sender_key, total - payment.amount_minor, payment.currency,
                               payment.token))
     return Transaction(payment.operation, tuple(n.id for n in notes), tuple(outputs), sender,
                        payment.receiver, created_at_s, nonce, payment.channel)
+
+
+class NotLocked(EngineError):
+    """Only a hash-locked note is settled by a claim or a refund."""
+
+
+def build_settlement(note: Note, party: Party, *, preimage: bytes | None, created_at_s: int,
+                     nonce: str) -> Transaction:
+    """The transaction that settles one hash-locked note, signed by `party`'s key: with the
+    `preimage`, its owner's claim (which publishes the preimage); without, the refund to the
+    party its lock names (valid from the deadline on). The money stays the same kind."""
+    lock = note.lock
+    if lock is None:
+        raise NotLocked(f"note {note.id} is not hash-locked")
+    to = note.owner if preimage is not None else lock.refund_to
+    return Transaction("transfer", (note.id,), (Output(to, note.amount_minor, note.currency,
+                                                       note.token),),
+                       party, party, created_at_s, nonce,
+                       preimage=preimage.hex() if preimage is not None else None)
 
 
 def sign(transaction: Transaction, keys: Iterable[KeyPair]) -> SignedTransaction:

@@ -21,6 +21,7 @@ from node.messages import TokenWire
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 CONFIRMATIONS_MAX = 1_000
 POLL_INTERVAL_S_MAX = 60.0
+SWAP_SECONDS_MAX = 7 * 24 * 3600
 
 
 class BridgeConfig(BaseModel):
@@ -35,6 +36,7 @@ class BridgeConfig(BaseModel):
     operator_key: Hex64  # the vault operator's EVM private key
     stablecoin: Address
     vault: Address
+    htlc: Address  # the hashed-timelock contract that holds the on-chain leg of swaps
     token: TokenWire  # the bridged token on the ledger
     currency: str
     confirmations: int = Field(default=6, ge=1, le=CONFIRMATIONS_MAX)
@@ -42,6 +44,13 @@ class BridgeConfig(BaseModel):
     # A signed ledger transaction is resubmitted as it is until the notary would refuse its
     # time; only after this much more is it certainly dead and signed anew.
     resign_after_s: int = Field(default=CLOCK_SKEW_MAX_S + 60, gt=CLOCK_SKEW_MAX_S)
+    # Swap deadlines are ordered: the leg the bridge locks ends this long before the leg it
+    # takes, so once the preimage is revealed on its leg the bridge has this long to claim
+    # the other. It must cover the polling interval, the confirmations and the clocks' skew.
+    swap_margin_s: int = Field(default=900, ge=1, le=SWAP_SECONDS_MAX)
+    # The least time the counterparty must have left to claim the leg the bridge would lock;
+    # a swap offering less is declined, and its sender refunds it at its deadline.
+    swap_window_min_s: int = Field(default=300, ge=1, le=SWAP_SECONDS_MAX)
 
     @property
     def key(self) -> KeyPair:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from eth_account.signers.local import LocalAccount
 
 from bridges.evm.chain import Chain, ChainConfig
-from bridges.evm.contracts import Stablecoin, Vault
+from bridges.evm.contracts import HashedTimelock, Stablecoin, Vault
 from dsl.money import exponent
 from engine.keys import KeyPair
 from node.bridge_config import BridgeConfig
@@ -45,7 +45,8 @@ class Provisioned:
 async def provision(central: NodeClient, chain: Chain, *, name: str, token: str,
                     currency: str, central_url: str, database: str,
                     chain_config: ChainConfig | None = None,
-                    confirmations: int = 6) -> Provisioned:
+                    confirmations: int = 6, swap_margin_s: int = 900,
+                    swap_window_min_s: int = 300) -> Provisioned:
     """Register, deploy and configure a new bridge; `central` is signed by the central bank."""
     seed = os.urandom(32).hex()
     key = KeyPair.from_seed(bytes.fromhex(seed))
@@ -58,10 +59,12 @@ async def provision(central: NodeClient, chain: Chain, *, name: str, token: str,
     coin = Stablecoin.deploy(chain, issuer, f"{currency} stablecoin", token)
     vault = Vault.deploy(chain, operator, coin.address, operator.address,
                          10 ** (CHAIN_DECIMALS - exponent(currency)))
+    htlc = HashedTimelock.deploy(chain, operator)
     config = BridgeConfig(
         name=name, key_seed=seed, central_url=central_url, database=database,
         chain=chain_config or ChainConfig(), operator_key=operator.key.hex().removeprefix("0x"),
-        stablecoin=coin.address, vault=vault.address,
+        stablecoin=coin.address, vault=vault.address, htlc=htlc.address,
         token=TokenWire(contract=deployed.hash, token=token), currency=currency,
-        confirmations=confirmations)
+        confirmations=confirmations, swap_margin_s=swap_margin_s,
+        swap_window_min_s=swap_window_min_s)
     return Provisioned(config, issuer, operator)

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, Table, func, insert, select, update
 
 from node.database import open_database
-from node.tables import BridgeCursorRow, BridgeDepositRow, BridgeNoteRow
+from node.tables import BridgeCursorRow, BridgeDepositRow, BridgeNoteRow, BridgeSwapRow
 
 _CURSOR = BridgeCursorRow.__table__  # type: ignore[attr-defined]
 _DEPOSITS = BridgeDepositRow.__table__  # type: ignore[attr-defined]
 _NOTES = BridgeNoteRow.__table__  # type: ignore[attr-defined]
-_DEPOSIT_CURSOR = "deposits"
+_SWAPS = BridgeSwapRow.__table__  # type: ignore[attr-defined]
+DEPOSITS = "deposits"  # the cursor of vault deposits
+SWAPS = "swaps"  # the cursor of on-chain locks for the bridge
 ROWS_PER_PASS_MAX = 256  # intents settled per pass, so one pass stays short
 
 
@@ -53,6 +56,28 @@ class NoteIntent:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SwapIntent:
+    """A hashed-timelock swap and its terms on both sides (see `BridgeSwapRow`)."""
+
+    id: str
+    direction: str  # "out": ledger to chain; "in": chain to ledger
+    hashlock: str
+    amount_minor: int
+    evm_party: str
+    ledger_party: str
+    ledger_deadline_s: int
+    chain_deadline_s: int
+    chain_swap: str
+    chain_block: int
+    status: str
+    ledger_note: str = ""
+    tx_id: str = ""
+    signed: bytes = b""
+    preimage: str = ""
+    reason: str = ""
+
+
 class BridgeStore:
     """The bridge's tables in its own database (SQLite by default, PostgreSQL by URL)."""
 
@@ -65,26 +90,35 @@ class BridgeStore:
 
     # ---- deposits ----------------------------------------------------------------------------
 
-    def cursor(self, start: int) -> int:
-        """The last block whose deposits are taken in; `start` - 1 before the first pass."""
+    def cursor(self, start: int, name: str = DEPOSITS) -> int:
+        """The last block whose events `name` (deposits or swaps) are taken in; `start` - 1
+        before the first pass."""
         with self.engine.connect() as db:
-            found = db.execute(select(_CURSOR.c.block).where(
-                _CURSOR.c.name == _DEPOSIT_CURSOR)).scalar()
+            found = db.execute(select(_CURSOR.c.block).where(_CURSOR.c.name == name)).scalar()
         return int(found) if found is not None else start - 1
 
     def take_in(self, intents: Sequence[DepositIntent], through_block: int) -> None:
         """Record the deposits of blocks up to `through_block` and move the cursor past them,
         atomically: a crash leaves both or neither."""
+        self._take_in(DEPOSITS, _DEPOSITS, [asdict(i) for i in intents], through_block)
+
+    def take_in_swaps(self, intents: Sequence[SwapIntent], through_block: int) -> None:
+        """Record the swaps locked on chain in blocks up to `through_block` and move the swap
+        cursor past them, atomically."""
+        self._take_in(SWAPS, _SWAPS, [asdict(i) for i in intents], through_block)
+
+    def _take_in(self, cursor: str, table: Table, rows: list[dict[str, Any]],
+                 through_block: int) -> None:
         with self.engine.begin() as db:
-            known = set(db.execute(select(_DEPOSITS.c.id).where(
-                _DEPOSITS.c.id.in_([i.id for i in intents]))).scalars()) if intents else set()
-            fresh = [asdict(i) for i in intents if i.id not in known]
+            known = set(db.execute(select(table.c.id).where(
+                table.c.id.in_([row["id"] for row in rows]))).scalars()) if rows else set()
+            fresh = [row for row in rows if row["id"] not in known]
             if fresh:
-                db.execute(insert(_DEPOSITS), fresh)
-            moved = db.execute(update(_CURSOR).where(_CURSOR.c.name == _DEPOSIT_CURSOR).values(
+                db.execute(insert(table), fresh)
+            moved = db.execute(update(_CURSOR).where(_CURSOR.c.name == cursor).values(
                 block=through_block))
             if moved.rowcount == 0:
-                db.execute(insert(_CURSOR).values(name=_DEPOSIT_CURSOR, block=through_block))
+                db.execute(insert(_CURSOR).values(name=cursor, block=through_block))
 
     def deposits(self, status: str, limit: int = ROWS_PER_PASS_MAX) -> list[DepositIntent]:
         """Deposits in `status`, oldest block first."""
@@ -103,13 +137,16 @@ class BridgeStore:
 
     # ---- notes paid to the bridge ------------------------------------------------------------
 
-    def known_notes(self, note_ids: Sequence[str]) -> set[str]:
-        """Which of `note_ids` the bridge has already recorded."""
+    def known_notes(self, note_ids: Sequence[str], status: str | None = None) -> set[str]:
+        """Which of `note_ids` the bridge has already recorded (in `status`, if given:
+        "inventory" picks the notes paid to it for no withdrawal)."""
         if not note_ids:
             return set()
+        query = select(_NOTES.c.note_id).where(_NOTES.c.note_id.in_(list(note_ids)))
+        if status is not None:
+            query = query.where(_NOTES.c.status == status)
         with self.engine.connect() as db:
-            return set(db.execute(select(_NOTES.c.note_id).where(
-                _NOTES.c.note_id.in_(list(note_ids)))).scalars())
+            return set(db.execute(query).scalars())
 
     def record_note(self, intent: NoteIntent) -> None:
         """Record a note paid to the bridge, with its signed burn if it is a withdrawal."""
@@ -135,11 +172,40 @@ class BridgeStore:
             values["chain_tx"] = chain_tx
         self._update(_NOTES, _NOTES.c.note_id == note_id, **values)
 
+    # ---- swaps ---------------------------------------------------------------------------------
+
+    def record_swap(self, intent: SwapIntent) -> None:
+        """Record a swap paid to the bridge on the ledger, before the bridge locks anything."""
+        with self.engine.begin() as db:
+            db.execute(insert(_SWAPS).values(**asdict(intent)))
+
+    def known_swaps(self, swap_ids: Sequence[str]) -> set[str]:
+        """Which of `swap_ids` the bridge has already recorded."""
+        if not swap_ids:
+            return set()
+        with self.engine.connect() as db:
+            return set(db.execute(select(_SWAPS.c.id).where(
+                _SWAPS.c.id.in_(list(swap_ids)))).scalars())
+
+    def swaps(self, status: str, direction: str, limit: int = ROWS_PER_PASS_MAX
+              ) -> list[SwapIntent]:
+        """Swaps of `direction` in `status`, by id."""
+        query = select(_SWAPS).where(_SWAPS.c.status == status,
+                                     _SWAPS.c.direction == direction).order_by(
+            _SWAPS.c.id).limit(limit)
+        with self.engine.connect() as db:
+            return [SwapIntent(**row) for row in db.execute(query).mappings()]
+
+    def update_swap(self, swap_id: str, **values: object) -> None:
+        """Move a swap on: its status, and what it learnt (preimage, ledger note, reason)."""
+        self._update(_SWAPS, _SWAPS.c.id == swap_id, **values)
+
     def totals(self) -> dict[tuple[str, str], tuple[int, int]]:
         """(table, status) → (rows, amount in minor units), for status and reconciliation."""
         found: dict[tuple[str, str], tuple[int, int]] = {}
         with self.engine.connect() as db:
-            for name, table in (("deposits", _DEPOSITS), ("notes", _NOTES)):
+            for name, table in (("deposits", _DEPOSITS), ("notes", _NOTES),
+                                ("swaps", _SWAPS)):
                 query = select(table.c.status, func.count(), func.coalesce(
                     func.sum(table.c.amount_minor), 0)).group_by(table.c.status)
                 for status, count, total in db.execute(query):

@@ -11,7 +11,7 @@ from collections.abc import Collection
 
 from engine.encoding import from_bytes
 from engine.ids import ParticipantId, TxId
-from engine.model import TokenRef
+from engine.model import Note, TokenRef, Transaction
 from engine.participants import Participant, Registry
 from engine.store import SqlStore
 from engine.validate import CUSTOMER_ROLES
@@ -61,16 +61,26 @@ class Access:
 
     def sees_transaction(self, caller: ParticipantId, store: SqlStore, tx_id: TxId) -> bool:
         """Whether the caller may see a committed transaction: the central bank, one whose
-        signature it needed, one it paid, the endorsing bank, or the bank of a wallet that
-        signed."""
+        signature it needed, one it paid, the endorsing bank, the bank of a wallet that
+        signed, or the party a spent hash-locked note would have refunded (it learns the
+        preimage of a claim so, as on a chain)."""
         if caller == self.central.key:
             return True
         entry = store.journal_entry(tx_id)
         if entry is None:
             return False
-        signers = self._signers(store, *entry)
-        paid = {output.owner for output in from_bytes(entry[0]).outputs}
-        return caller in signers | paid or self._banks_of(caller, signers)
+        transaction = from_bytes(entry[0])
+        spent = [note for note, _ in store.notes(transaction.inputs).values()]
+        signers = self._signers(transaction, spent, entry[1])
+        paid = {output.owner for output in transaction.outputs}
+        refunded = {note.lock.refund_to for note in spent if note.lock is not None}
+        return caller in signers | paid | refunded or self._banks_of(caller, signers)
+
+    def sees_note(self, caller: ParticipantId, note: Note) -> bool:
+        """Whether the caller may see one note: who may see its owner, and the party its lock
+        refunds (which watches for the claim)."""
+        refunds = note.lock is not None and caller == note.lock.refund_to
+        return refunds or self.sees_owner(caller, note.owner)
 
     def issues_token(self, caller: ParticipantId, store: SqlStore, token: TokenRef) -> bool:
         """Whether the caller is the central bank or the issuer of a deployed `token`."""
@@ -81,12 +91,11 @@ class Access:
         return policy is not None and participant is not None and (
             participant.name == policy.issuer)
 
-    def _signers(self, store: SqlStore, body: bytes,
+    def _signers(self, transaction: Transaction, spent: Collection[Note],
                  endorser: ParticipantId | None) -> set[str]:
         """Who had to sign (the journal keeps bodies, not signatures): every spent note's owner,
         the central bank for issue and redeem, a customer's bank, and the endorser."""
-        transaction = from_bytes(body)
-        signers: set[str] = {note.owner for note, _ in store.notes(transaction.inputs).values()}
+        signers: set[str] = {note.owner for note in spent}
         if endorser is not None:
             signers.add(endorser)
         if transaction.operation in _CENTRAL_SIGNS:

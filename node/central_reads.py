@@ -10,7 +10,7 @@ import re
 from typing import Final
 
 from engine.encoding import from_bytes, to_wire
-from engine.ids import ContractHash, ParticipantId, TxId
+from engine.ids import ContractHash, NoteId, ParticipantId, TxId
 from engine.model import Note, TokenRef
 from engine.store import SqlStore
 from node.api import Api, Call
@@ -23,6 +23,7 @@ from node.messages import (
     JournalEntryWire,
     NoteList,
     NotesQuery,
+    NoteWire,
     OutcomeWire,
     Page,
     ParticipantList,
@@ -74,6 +75,8 @@ class CentralReads:
               tag="directory", query=DirectoryQuery, response=PayeeWire)(self.directory)
         route("GET", "/notes", summary="An owner's notes", tag="ledger", query=NotesQuery,
               response=NoteList)(self.notes)
+        route("GET", "/notes/{note_id}", summary="One note and what spent it", tag="ledger",
+              response=NoteWire)(self.note)
         route("GET", "/balances/{owner}", summary="An owner's balances", tag="ledger",
               response=BalanceList)(self.balances)
         route("GET", "/transactions/{tx_id}", summary="The outcome of a transaction",
@@ -117,6 +120,21 @@ class CentralReads:
         found = await asyncio.to_thread(self._notes_seen_by, call.signed_by(), query)
         items = [note_to_wire(note, spent_by) for note, spent_by in found[:query.limit]]
         return NoteList(items=items, next=items[-1].id if len(found) > query.limit else None)
+
+    async def note(self, call: Call) -> NoteWire:
+        """GET /notes/{note_id}: one note with the transaction that spent it, for whoever may
+        see its owner and for the party its lock refunds; anyone else gets 403 whether or not
+        it exists."""
+        caller, note_id = call.signed_by(), NoteId(call.path("note_id"))
+        self.access.participant(caller)
+        found = await asyncio.to_thread(self.store.note, note_id)
+        if found is None:
+            if caller == self.access.central.key:
+                raise not_found("note")
+            raise forbidden()
+        if not self.access.sees_note(caller, found[0]):
+            raise forbidden()
+        return note_to_wire(*found)
 
     async def balances(self, call: Call) -> BalanceList:
         """GET /balances/{owner}: what an owner holds, by currency and token."""

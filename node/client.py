@@ -45,6 +45,7 @@ from node.messages import (
     JournalEntryWire,
     NoteList,
     NotesQuery,
+    NoteWire,
     OpenCustomer,
     OutcomeList,
     OutcomeWire,
@@ -292,6 +293,10 @@ class NodeClient:
     async def notes(self, query: NotesQuery) -> NoteList:
         """`GET /notes`: a page of an owner's notes."""
         return await self._call("GET", "/notes", NoteList, query=query)
+
+    async def note(self, note_id: str) -> NoteWire:
+        """`GET /notes/{note_id}`: one note and the transaction that spent it."""
+        return await self._call("GET", f"/notes/{_segment(note_id)}", NoteWire)
 
     async def balances(self, owner: str) -> BalanceList:
         """`GET /balances/{owner}`."""

@@ -15,6 +15,8 @@ One pass (`EvmBridge.step`) does, in order:
    inventory.
 4. **Burn, then pay.** The burn commits first, then the vault pays under the note's id; the
    vault refuses an id it has paid, so a payout re-sent after a crash never pays twice.
+5. **Swaps.** Hashed-timelock swaps between ledger notes and the chain's hashed-timelock
+   contract, from the bridge's own float and inventory (`node.evm_swaps`).
 
 So at every moment the vault holds the ledger supply plus what is in flight (deposits not yet
 credited, burns not yet paid out): `reconcile` checks exactly that.
@@ -48,7 +50,14 @@ from engine.wallet import sign
 from node.bridge_config import BridgeConfig
 from node.bridge_store import BridgeStore, DepositIntent, NoteIntent
 from node.client import NodeClient
-from node.messages import NotesQuery, OutcomeWire, SignedTransactionWire, TransactionBatch
+from node.evm_swaps import SwapDesk
+from node.messages import (
+    NotesQuery,
+    NoteWire,
+    OutcomeWire,
+    SignedTransactionWire,
+    TransactionBatch,
+)
 from node.wire import signed_from_wire, signed_to_wire, token_from_wire
 
 log = logging.getLogger("earmark.bridge")
@@ -67,6 +76,7 @@ class PassReport:
     withdrawals_seen: int = 0
     burned: int = 0
     paid: int = 0
+    swaps: int = 0
 
 
 class EvmBridge:
@@ -83,6 +93,7 @@ class EvmBridge:
         self.token: TokenRef = token_from_wire(config.token)  # type: ignore[assignment]
         self.unit = 10 ** (CHAIN_DECIMALS - exponent(config.currency))
         self.clock = time.time
+        self.swaps = SwapDesk(self)
 
     @property
     def facts(self) -> Party:
@@ -96,7 +107,8 @@ class EvmBridge:
         withdrawals = await self._take_in_notes()
         burned = await self._burn()
         paid = await self._pay()
-        return PassReport(seen, credited, withdrawals, burned, paid)
+        swaps = await self.swaps.step()
+        return PassReport(seen, credited, withdrawals, burned, paid, swaps)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pass after pass until `stop` is set; a chain or ledger outage is logged and retried
@@ -132,7 +144,7 @@ class EvmBridge:
         amount = event.amount // self.unit  # the vault takes whole units only
         signed = self._signed_issue(deposit_id, owner, amount)
         return DepositIntent(deposit_id, at.block_number, event.depositor, owner, amount,
-                             signed.id, _body(signed))
+                             signed.id, self.body(signed))
 
     def _signed_issue(self, deposit_id: str, owner: ParticipantId,
                       amount: int) -> SignedTransaction:
@@ -145,12 +157,12 @@ class EvmBridge:
     async def _credit(self) -> int:
         credited = 0
         for deposit in await asyncio.to_thread(self.store.deposits, "pending"):
-            fate = await self._settle(deposit.signed, partial(
+            fate = await self.settle(deposit.signed, partial(
                 self._signed_issue, deposit.id, ParticipantId(deposit.owner),
                 deposit.amount_minor))
             if isinstance(fate, SignedTransaction):
                 await asyncio.to_thread(self.store.resign_deposit, deposit.id, fate.id,
-                                        _body(fate))
+                                        self.body(fate))
             elif fate is not None:
                 status = "credited" if fate.status == "committed" else "refused"
                 await asyncio.to_thread(self.store.settle_deposit, deposit.id, status,
@@ -161,24 +173,39 @@ class EvmBridge:
     # ---- 3-4. withdrawals --------------------------------------------------------------------
 
     async def _take_in_notes(self) -> int:
-        page = await self.client.notes(NotesQuery(
-            owner=self.config.key.participant, currency=self.config.currency,
-            limit=NOTE_PAGE))
-        mine = [n for n in page.items if n.token == self.config.token and n.lock is None]
+        mine = [n for n in await self._held() if n.token == self.config.token]
         known = await asyncio.to_thread(self.store.known_notes, [n.id for n in mine])
+        known |= await asyncio.to_thread(self.store.known_swaps, [n.id for n in mine])
         withdrawals = 0
         for note in (n for n in mine if n.id not in known):
             entry = await self.client.journal(note.created_by)
             match = EVM_RECEIVER.match(from_wire(entry.transaction).receiver.id)
-            if match is None:
+            receiver = match.group(1) if match else None
+            if note.lock is not None:
+                await self.swaps.take_in_ledger_lock(note, receiver)
+                continue
+            if receiver is None:
                 intent = NoteIntent(note.id, "", note.amount_minor, "inventory")
             else:
                 burn = self._signed_burn(NoteId(note.id))
-                intent = NoteIntent(note.id, match.group(1), note.amount_minor, "received",
-                                    burn.id, _body(burn))
+                intent = NoteIntent(note.id, receiver, note.amount_minor, "received",
+                                    burn.id, self.body(burn))
                 withdrawals += 1
             await asyncio.to_thread(self.store.record_note, intent)
         return withdrawals
+
+    async def _held(self) -> list[NoteWire]:
+        """Every unspent note the bridge holds in its currency, page by page."""
+        held: list[NoteWire] = []
+        after = ""
+        while True:
+            page = await self.client.notes(NotesQuery(
+                owner=self.config.key.participant, currency=self.config.currency,
+                after=after, limit=NOTE_PAGE))
+            held += page.items
+            if page.next is None:
+                return held
+            after = page.next
 
     def _signed_burn(self, note: NoteId) -> SignedTransaction:
         transaction = Transaction("redeem", (note,), (), self.facts, self.facts,
@@ -188,11 +215,11 @@ class EvmBridge:
     async def _burn(self) -> int:
         burned = 0
         for note in await asyncio.to_thread(self.store.notes, "received"):
-            fate = await self._settle(note.signed, partial(self._signed_burn,
+            fate = await self.settle(note.signed, partial(self._signed_burn,
                                                            NoteId(note.note_id)))
             if isinstance(fate, SignedTransaction):
                 await asyncio.to_thread(self.store.resign_burn, note.note_id, fate.id,
-                                        _body(fate))
+                                        self.body(fate))
             elif fate is not None:
                 status = "burned" if fate.status == "committed" else "rejected"
                 await asyncio.to_thread(self.store.settle_note, note.note_id, status,
@@ -227,16 +254,16 @@ class EvmBridge:
 
     # ---- the ledger ----------------------------------------------------------------------------
 
-    async def _submit(self, signed: SignedTransaction) -> OutcomeWire:
+    async def submit(self, signed: SignedTransaction) -> OutcomeWire:
         answer = await self.client.submit_transactions(
             TransactionBatch(transactions=[signed_to_wire(signed)]))
         return answer.outcomes[0]
 
-    async def _settle(self, body: bytes, anew: Callable[[], SignedTransaction]
+    async def settle(self, body: bytes, anew: Callable[[], SignedTransaction]
                       ) -> OutcomeWire | SignedTransaction | None:
         """Submit a stored intent's transaction: its final outcome (committed, or refused for
         good); a transaction signed anew when the stored one went stale; None to try again."""
-        outcome = await self._submit(_signed(body))
+        outcome = await self.submit(self.signed(body))
         if outcome.status == "committed":
             return outcome
         if self._stale(body):
@@ -244,22 +271,21 @@ class EvmBridge:
         # A `malformed` refusal of a fresh transaction is the clocks disagreeing: wait.
         return None if outcome.code == "malformed" else outcome
 
+    @staticmethod
+    def body(signed: SignedTransaction) -> bytes:
+        """A signed transaction as the bridge's store keeps it."""
+        return orjson.dumps(signed_to_wire(signed).model_dump())
+
+    @staticmethod
+    def signed(body: bytes) -> SignedTransaction:
+        """A stored signed transaction, read back."""
+        return signed_from_wire(SignedTransactionWire.model_validate_json(body))
+
     def _stale(self, body: bytes) -> bool:
         """Whether a stored transaction's time is so old that no notary can commit it now."""
-        created = _signed(body).transaction.created_at_s
+        created = self.signed(body).transaction.created_at_s
         return self.clock() > created + self.config.resign_after_s
 
 
 def _refusal_text(outcome: OutcomeWire) -> str:
     return "" if outcome.status == "committed" else f"{outcome.code}: {outcome.reason}"
-
-
-def _body(signed: SignedTransaction) -> bytes:
-    return orjson.dumps(signed_to_wire(signed).model_dump())
-
-
-def _signed(body: bytes) -> SignedTransaction:
-    return signed_from_wire(SignedTransactionWire.model_validate_json(body))
-
-
-

@@ -20,8 +20,15 @@ from typing import Final
 from dsl.facts import Party
 from engine.encoding import INPUTS_MAX
 from engine.ids import ParticipantId
-from engine.model import Note, TokenRef, Transaction
-from engine.wallet import InsufficientFunds, NoteReservations, Payment, build_payment, sign
+from engine.model import HashLock, Note, TokenRef, Transaction
+from engine.wallet import (
+    InsufficientFunds,
+    NoteReservations,
+    Payment,
+    build_payment,
+    build_settlement,
+    sign,
+)
 from node.client import NodeClient, local_refusal
 from node.messages import (
     PAGE_SIZE_MAX,
@@ -64,14 +71,24 @@ class LedgerWallet:
         return Party(id=self.name, role=self.role)
 
     async def pay(self, to: ParticipantId, receiver: Party, amount_minor: int, currency: str,
-                  token: TokenRef | None = None) -> OutcomeWire:
-        """Transfer to another participant (its key and facts); change comes back here."""
-        payment = Payment(amount_minor, currency, token, to, receiver)
+                  token: TokenRef | None = None, *, lock: HashLock | None = None
+                  ) -> OutcomeWire:
+        """Transfer to another participant (its key and facts); change comes back here. With a
+        `lock`, the payee's note (the transaction's first output) is one leg of a swap."""
+        payment = Payment(amount_minor, currency, token, to, receiver, lock=lock)
         notes = await self._choose(payment)
         try:
             return await self._submit(self._build(payment, notes))
         finally:
             self._reservations.release(notes)
+
+    async def settle(self, note_id: str, preimage: bytes | None) -> OutcomeWire:
+        """Claim a hash-locked note with its `preimage` (as its owner, before the deadline), or
+        refund it without one (as the party its lock names, from the deadline on)."""
+        note = note_from_wire(await self.client.note(note_id))
+        return await self._submit(build_settlement(note, self.facts, preimage=preimage,
+                                                   created_at_s=int(time.time()),
+                                                   nonce=_nonce()))
 
     async def redeem(self, amount_minor: int, currency: str, central: Party) -> OutcomeWire:
         """A bank returns `amount_minor` of plain money to the central bank for reserves: a
@@ -142,13 +159,16 @@ class LedgerWallet:
         return found
 
     def _build(self, payment: Payment, notes: Sequence[Note]) -> Transaction:
-        # The nonce makes two equal transactions of one second two transactions.
-        nonce = f"{time.time_ns()}-{secrets.token_hex(4)}"
         return build_payment(payment, notes, self.facts, self.key,
-                             created_at_s=int(time.time()), nonce=nonce)
+                             created_at_s=int(time.time()), nonce=_nonce())
 
     async def _submit(self, transaction: Transaction) -> OutcomeWire:
         signed = sign(transaction, (self.client.key,))
         answer = await self.client.submit_transactions(
             TransactionBatch(transactions=[signed_to_wire(signed)]))
         return answer.outcomes[0]
+
+
+def _nonce() -> str:
+    """Makes two equal transactions of one second two transactions."""
+    return f"{time.time_ns()}-{secrets.token_hex(4)}"

@@ -151,3 +151,31 @@ class BridgeNoteRow(NodeTable, table=True):
     signed: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
     chain_tx: str = Field(default="", max_length=66)  # the payout, once sent
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class BridgeSwapRow(NodeTable, table=True):
+    """Bridge: a hashed-timelock swap between a ledger note and an on-chain lock under one
+    hashlock. `out` (ledger to chain): a sender locked bridged notes to the bridge, which locks
+    stablecoin on chain for an EVM receiver until `swap_margin_s` earlier. `in` (chain to ledger):
+    an EVM sender locked stablecoin for the bridge, which locks bridged notes on the ledger for
+    the wallet the lock's memo names, until `swap_margin_s` earlier."""
+
+    __tablename__ = "bridge_swaps"
+
+    id: str = Field(primary_key=True, max_length=64)  # out: the ledger note; in: the chain swap
+    direction: str = Field(max_length=3)
+    hashlock: str = Field(max_length=64)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    evm_party: str = Field(max_length=42)  # out: the receiver on chain; in: the sender
+    ledger_party: str = Field(max_length=64)  # out: the sender's refund key; in: the receiver
+    ledger_deadline_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+    chain_deadline_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+    chain_swap: str = Field(max_length=64)
+    chain_block: int = Field(sa_column=Column(BigInteger, nullable=False))  # claims from here
+    ledger_note: str = Field(default="", max_length=64)  # in: the bridge's locked note
+    status: str = Field(max_length=16, index=True)  # accepted, locked, claimed, refunded, declined
+    tx_id: str = Field(default="", max_length=64)  # in: the ledger lock
+    signed: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    preimage: str = Field(default="", max_length=64)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+

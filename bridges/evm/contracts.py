@@ -129,6 +129,7 @@ class Locked:
     amount: int
     hashlock: bytes
     deadline: int
+    memo: bytes
     at: LogPosition
 
 
@@ -152,13 +153,15 @@ class Refunded:
 @dataclass(frozen=True, slots=True)
 class SwapTerms:
     """What a sender locks: `amount` of `token` for `receiver`, opened by the preimage of
-    `hashlock` before `deadline` (seconds since the epoch)."""
+    `hashlock` before `deadline` (seconds since the epoch), with a 32-byte `memo` for the
+    receiver (a bridge reads the ledger wallet to pay from it)."""
 
     token: str
     receiver: str
     amount: int
     hashlock: bytes
     deadline: int
+    memo: bytes = bytes(32)
 
 
 def hashlock_of(preimage: bytes) -> bytes:
@@ -168,10 +171,12 @@ def hashlock_of(preimage: bytes) -> bytes:
 
 def swap_id_of(sender: str, terms: SwapTerms) -> bytes:
     """The id the contract gives the swap, known before it is sent: keccak256 of the ABI-encoded
-    sender, receiver, token, amount, hashlock and deadline."""
-    encoded = encode(["address", "address", "address", "uint256", "bytes32", "uint256"],
+    sender, receiver, token, amount, hashlock, deadline and memo."""
+    encoded = encode(["address", "address", "address", "uint256", "bytes32", "uint256",
+                      "bytes32"],
                      [sender, terms.receiver, terms.token, amount(terms.amount, "lock amount"),
-                      bytes32(terms.hashlock, "hashlock"), amount(terms.deadline, "deadline")])
+                      bytes32(terms.hashlock, "hashlock"), amount(terms.deadline, "deadline"),
+                      bytes32(terms.memo, "memo")])
     return keccak(encoded)
 
 
@@ -191,7 +196,7 @@ class HashedTimelock(Deployed):
         receipt = self._write(sender, "lock", terms.token, terms.receiver,
                               amount(terms.amount, "lock amount"),
                               bytes32(terms.hashlock, "hashlock"),
-                              amount(terms.deadline, "deadline"))
+                              amount(terms.deadline, "deadline"), bytes32(terms.memo, "memo"))
         events = [self._locked(log) for log in self._logs_in("Locked", receipt)]
         if len(events) != 1:
             raise internal(f"lock {receipt.tx_hash} logged {len(events)} Locked events, not 1")
@@ -235,7 +240,8 @@ class HashedTimelock(Deployed):
         return Locked(swap_id=bytes(args["swap_id"]), sender=str(args["sender"]),
                       receiver=str(args["receiver"]), token=str(args["token"]),
                       amount=int(args["amount"]), hashlock=bytes(args["hashlock"]),
-                      deadline=int(args["deadline"]), at=position(log))
+                      deadline=int(args["deadline"]), memo=bytes(args["memo"]),
+                      at=position(log))
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,8 @@ TABLE_PATHS = {  # docs/node.md, "Central bank API"
     ("get", "/reserves/{bank}/{currency}"), ("post", "/issuance"), ("post", "/redemption"),
     ("post", "/contracts"), ("get", "/contracts"), ("get", "/contracts/{hash}"),
     ("post", "/transactions"), ("get", "/transactions/{tx_id}"), ("post", "/wallets"),
-    ("get", "/directory"), ("get", "/notes"), ("get", "/balances/{owner}"),
+    ("get", "/directory"), ("get", "/notes"), ("get", "/notes/{note_id}"),
+    ("get", "/balances/{owner}"),
     ("get", "/statistics"), ("get", "/journal/{tx_id}"), ("get", "/supply/{contract}/{token}"),
 }
 

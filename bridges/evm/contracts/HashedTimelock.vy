@@ -5,6 +5,8 @@
 @notice Hashed timelock contracts for any ERC-20: the on-chain leg of an atomic swap. The locked
         tokens go to the receiver if the SHA-256 preimage of the hashlock is shown before the
         deadline, and back to the sender from the deadline on. Each swap settles once.
+        A lock carries a 32-byte memo for the receiver (a bridge reads the ledger wallet to
+        pay from it), which is part of the swap's id.
 """
 
 from ethereum.ercs import IERC20
@@ -31,6 +33,7 @@ event Locked:
     amount: uint256
     hashlock: bytes32
     deadline: uint256
+    memo: bytes32
 
 event Claimed:
     swap_id: indexed(bytes32)
@@ -44,18 +47,18 @@ swaps: public(HashMap[bytes32, Swap])
 
 @external
 def lock(token: address, receiver: address, amount: uint256, hashlock: bytes32,
-         deadline: uint256) -> bytes32:
+         deadline: uint256, memo: bytes32) -> bytes32:
     assert amount > 0, "amount must be positive"
     assert receiver != empty(address), "receiver is the zero address"
     assert deadline > block.timestamp, "deadline already passed"
     swap_id: bytes32 = keccak256(abi_encode(msg.sender, receiver, token, amount, hashlock,
-                                            deadline))
+                                            deadline, memo))
     assert self.swaps[swap_id].state == 0, "swap already exists"
     self.swaps[swap_id] = Swap(sender=msg.sender, receiver=receiver, token=token, amount=amount,
                                hashlock=hashlock, deadline=deadline, state=OPEN)
     assert extcall IERC20(token).transferFrom(msg.sender, self, amount), "transferFrom failed"
     log Locked(swap_id=swap_id, sender=msg.sender, receiver=receiver, token=token,
-               amount=amount, hashlock=hashlock, deadline=deadline)
+               amount=amount, hashlock=hashlock, deadline=deadline, memo=memo)
     return swap_id
 
 

@@ -8,6 +8,7 @@ with a deadline one hour after the chain's current time; the clock is moved with
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ YEN = 10**18
 AMOUNT = 25 * YEN
 HOUR_S = 3600
 PREIMAGE = hashlib.sha256(b"earmark htlc test secret").digest()
+MEMO = bytes.fromhex("5a" * 32)  # a ledger wallet, as a bridge reads it
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ def swap(chain: Chain, coin: Stablecoin, issuer: LocalAccount) -> Setup:
     coin.mint(issuer, sender.address, 100 * YEN)
     coin.approve(sender, htlc.address, AMOUNT)
     terms = SwapTerms(token=coin.address, receiver=receiver.address, amount=AMOUNT,
-                      hashlock=hashlock_of(PREIMAGE), deadline=chain.timestamp() + HOUR_S)
+                      hashlock=hashlock_of(PREIMAGE), deadline=chain.timestamp() + HOUR_S,
+                      memo=MEMO)
     return Setup(chain, coin, htlc, sender, receiver, terms, htlc.lock(sender, terms))
 
 
@@ -70,8 +73,8 @@ def test_lock_pulls_the_amount_and_names_the_swap(swap: Setup) -> None:
     stored = swap.htlc.swap(swap.locked.swap_id)
     assert (stored.state, stored.sender, stored.amount) == (SwapState.OPEN, swap.sender.address,
                                                             AMOUNT)
-    assert (swap.locked.receiver, swap.locked.deadline) == (swap.receiver.address,
-                                                            swap.terms.deadline)
+    assert (swap.locked.receiver, swap.locked.deadline, swap.locked.memo) == (
+        swap.receiver.address, swap.terms.deadline, MEMO)
     [listed] = swap.htlc.locks(swap.locked.at.block_number, swap.locked.at.block_number)
     assert listed == swap.locked
 
@@ -138,6 +141,16 @@ def test_the_same_lock_twice_is_refused(swap: Setup) -> None:
     with pytest.raises(ChainError) as refused:
         swap.htlc.lock(swap.sender, swap.terms)
     assert _reason(refused) == "swap already exists"
+
+
+def test_the_memo_is_part_of_the_swap_id(swap: Setup) -> None:
+    """The same terms under another memo are another swap: it locks beside the first, and its
+    id is the one `swap_id_of` computes with that memo."""
+    other = dataclasses.replace(swap.terms, memo=bytes(32))
+    swap.coin.approve(swap.sender, swap.htlc.address, AMOUNT)
+    locked = swap.htlc.lock(swap.sender, other)
+    assert locked.swap_id == swap_id_of(swap.sender.address, other) != swap.locked.swap_id
+    assert swap.coin.balance_of(swap.htlc.address) == 2 * AMOUNT
 
 
 def test_an_unknown_swap_reads_as_unknown(swap: Setup) -> None:
