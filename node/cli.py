@@ -43,6 +43,7 @@ from node.bridge_cli import bridge_app
 from node.client import ClientError, Expected, NodeClient, check_prepared
 from node.config import CentralLink
 from node.errors import NodeError
+from node.fx_cli import fx_app
 from node.messages import (
     PAGE_SIZE_MAX,
     BalanceList,
@@ -57,6 +58,7 @@ from node.messages import (
     ReserveWire,
     TokenWire,
 )
+from node.partner_switch_cli import partner_switch_app
 
 app = typer.Typer(
     help="Earmark: purpose-bound money contracts, a two-tier ledger and a cross-border hub.",
@@ -70,6 +72,8 @@ ledger_app = typer.Typer(help="Inspect a ledger database.", no_args_is_help=True
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(qr_app, name="qr")
 app.add_typer(bridge_app, name="bridge")
+app.add_typer(partner_switch_app, name="partner-switch")
+app.add_typer(fx_app, name="fx")
 
 # Markup is off by default: paths, facts and reasons are the user's text and print as written.
 _out = Console(highlight=False, soft_wrap=True, markup=False)

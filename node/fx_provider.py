@@ -1,0 +1,216 @@
+"""An FX provider's service: its rate sheet, firm quotes on request, and the quotes it issued.
+
+`GET /rates` publishes the provider's corridors, prices and accounts (unsigned: it is public).
+`POST /quotes` prices a conversion (`node.fx_quotes`), checks it against the provider's liquidity
+in the destination currency, signs it with the provider's key and keeps it durably before
+answering, so a quote that left the provider can later be honoured or refused by its id, even
+after a restart (`GET /quotes/{id}`, visible to the caller that asked for it alone). Requests are
+signed by the caller's key as on every Earmark node (`node.request_signing`); accepting and
+settling a quote are the hub's part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+from typing import Final
+
+from aiohttp import web
+from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, Table, Text, select
+
+from node.api import Api, Call
+from node.database import Writer, open_database
+from node.errors import not_found, unprocessable
+from node.fx_messages import (
+    CorridorRatesWire,
+    FeeWire,
+    MoneyWire,
+    QuoteRequest,
+    QuoteWire,
+    RateSheetWire,
+    TierWire,
+    decimal_text,
+    quote_signing_bytes,
+)
+from node.fx_provider_config import CorridorConfig, FxProviderConfig
+from node.fx_quotes import (
+    Fixed,
+    Priced,
+    Pricing,
+    effective_rate,
+    fee_percent,
+    price_destination,
+    price_source,
+    rate_at,
+)
+from node.http_service import serve_app, service_app
+from node.idempotency import IdempotencyStore
+from node.metrics import Metrics
+
+API_VERSION: Final = "1.0.0"
+ROLE: Final = "fx_provider"
+QUOTE_ID_BYTES: Final = 16  # 128 random bits: an id nobody can guess
+_UNSIGNED: Final = "0" * 128  # the signature field's place-holder while the quote is signed
+
+# The provider's own table, on a metadata of its own: the node's migrations never see it.
+FX_METADATA = MetaData()
+QUOTES = Table(
+    "fx_quotes", FX_METADATA,
+    Column("id", Text, primary_key=True),
+    Column("requester", Text, nullable=False),
+    Column("created_at_s", BigInteger, nullable=False),
+    Column("expires_at_s", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),  # the signed QuoteWire as it was answered
+)
+
+
+class QuoteBook:
+    """The quotes the provider issued, by id, with the caller that asked for each."""
+
+    def __init__(self, engine: Engine, writer: Writer) -> None:
+        FX_METADATA.create_all(engine)
+        self._engine = engine
+        self._writer = writer
+
+    async def keep(self, quote: QuoteWire, requester: str) -> None:
+        """Store `quote` durably; returns once it is committed."""
+        values = {"id": quote.id, "requester": requester, "created_at_s": quote.created_at_s,
+                  "expires_at_s": quote.expires_at_s,
+                  "body": quote.model_dump_json().encode()}
+        await self._writer.write(lambda db: db.execute(QUOTES.insert(), values).rowcount)
+
+    def find(self, quote_id: str, requester: str) -> QuoteWire | None:
+        """The quote `quote_id` if `requester` asked for it; None otherwise."""
+        query = select(QUOTES.c.body).where(QUOTES.c.id == quote_id,
+                                            QUOTES.c.requester == requester)
+        with self._engine.connect() as db:
+            body = db.execute(query).scalar()
+        return QuoteWire.model_validate_json(body) if body is not None else None
+
+
+class FxProviderService:
+    """The provider's operations, its quote book and its request machinery."""
+
+    def __init__(self, config: FxProviderConfig,
+                 clock: Callable[[], float] = time.time) -> None:
+        """`clock`: the provider's clock in seconds (tests move it)."""
+        self.config = config
+        self.key = config.key
+        self.engine = open_database(config.database)
+        self._writer = Writer(self.engine)
+        self.quotes = QuoteBook(self.engine, self._writer)
+        self.idempotency = IdempotencyStore(self.engine, self._writer)
+        self._clock = clock
+        self._pricing = {(c.source, c.destination): c.pricing() for c in config.corridors}
+        self.api = Api(f"Earmark FX provider {config.name}", API_VERSION,
+                       "An FX provider's rates and firm quotes (docs/fx.md).")
+        self._declare()
+
+    async def start(self) -> None:
+        """Nothing runs in the background: quotes are priced on request."""
+
+    async def close(self) -> None:
+        """Commit what is queued and release the database."""
+        await asyncio.to_thread(self._writer.close)
+        self.engine.dispose()
+
+    def _declare(self) -> None:
+        route = self.api.route
+        route("GET", "/rates", summary="The provider's corridors, prices and accounts",
+              tag="rates", response=RateSheetWire, signed=False)(self.rates)
+        route("POST", "/quotes", summary="A firm quote for one conversion", tag="quotes",
+              body=QuoteRequest, response=QuoteWire, status=201)(self.quote)
+        route("GET", "/quotes/{id}", summary="A quote this caller was given", tag="quotes",
+              response=QuoteWire)(self.quote_by_id)
+
+    async def rates(self, _call: Call) -> RateSheetWire:
+        """GET /rates: the published rate sheet."""
+        return RateSheetWire(provider=self.config.name, provider_key=self.key.participant,
+                             accounts=dict(self.config.accounts),
+                             corridors=[self._corridor_rates(c) for c in self.config.corridors])
+
+    async def quote(self, call: Call) -> QuoteWire:
+        """POST /quotes: price, check liquidity, sign and keep a quote."""
+        requester = call.signed_by()
+        quote = self.price(call.body(QuoteRequest))
+        await self.quotes.keep(quote, requester)
+        return quote
+
+    def price(self, request: QuoteRequest) -> QuoteWire:
+        """A signed quote for `request` (not yet kept), or a refusal with its code."""
+        pair = (request.source_currency, request.destination_currency)
+        pricing = self._pricing.get(pair)
+        if pricing is None:
+            raise unprocessable("corridor_unknown", f"{self.config.name} does not convert "
+                                f"{pair[0]} to {pair[1]}")
+        priced = (price_source(pricing, request.amount_minor) if request.fixed is Fixed.SOURCE
+                  else price_destination(pricing, request.amount_minor))
+        liquidity = self.config.liquidity_minor.get(pricing.destination, 0)
+        if priced.destination_minor > liquidity:
+            raise unprocessable("liquidity_exceeded", f"{self.config.name} can credit at most "
+                                f"{liquidity} minor units of {pricing.destination} per quote")
+        return self._signed(self._quote_of(pricing, priced))
+
+    async def quote_by_id(self, call: Call) -> QuoteWire:
+        """GET /quotes/{id}: a quote issued to the caller (others learn nothing of it)."""
+        found = await asyncio.to_thread(self.quotes.find, call.path("id"), call.signed_by())
+        if found is None:
+            raise not_found("quote")
+        return found
+
+    def _quote_of(self, pricing: Pricing, priced: Priced) -> QuoteWire:
+        now_s = int(self._clock())
+        source, destination = pricing.source, pricing.destination
+        valid_s = self._corridor(source, destination).quote_valid_s
+        return QuoteWire(
+            id=secrets.token_hex(QUOTE_ID_BYTES), provider=self.config.name,
+            provider_key=self.key.participant,
+            source=MoneyWire(currency=source, amount_minor=priced.source_minor),
+            destination=MoneyWire(currency=destination, amount_minor=priced.destination_minor),
+            fixed=priced.fixed, rate=decimal_text(priced.rate),
+            reference_rate=decimal_text(pricing.reference_rate),
+            spread_percent=decimal_text(priced.spread_percent),
+            fees=[FeeWire(kind="provider", amount_minor=priced.fee_minor, currency=source)],
+            fee_percent=decimal_text(fee_percent(priced.fee_minor, priced.source_minor)),
+            effective_rate=decimal_text(effective_rate(
+                priced.source_minor, source, priced.destination_minor, destination)),
+            created_at_s=now_s, expires_at_s=now_s + valid_s, signature=_UNSIGNED)
+
+    def _signed(self, quote: QuoteWire) -> QuoteWire:
+        signature = self.key.sign(quote_signing_bytes(quote)).hex()
+        return quote.model_copy(update={"signature": signature})
+
+    def _corridor(self, source: str, destination: str) -> CorridorConfig:
+        corridor = self.config.corridor(source, destination)
+        if corridor is None:
+            raise unprocessable("corridor_unknown", f"no corridor {source} -> {destination}")
+        return corridor
+
+    def _corridor_rates(self, corridor: CorridorConfig) -> CorridorRatesWire:
+        pricing = corridor.pricing()
+        base = rate_at(pricing.reference_rate, pricing.spread_percent)
+        return CorridorRatesWire(
+            source_currency=corridor.source, destination_currency=corridor.destination,
+            reference_rate=corridor.reference_rate, spread_percent=corridor.spread_percent,
+            base_rate=decimal_text(base),
+            tiers=[TierWire(from_minor=t.from_minor, improvement_percent=t.improvement_percent)
+                   for t in corridor.tiers],
+            fee_percent=corridor.fee_percent, fee_minimum_minor=corridor.fee_minimum_minor,
+            quote_valid_s=corridor.quote_valid_s,
+            liquidity_minor=self.config.liquidity_minor.get(corridor.destination, 0))
+
+
+def build_fx_app(config: FxProviderConfig,
+                 clock: Callable[[], float] = time.time) -> web.Application:
+    """The application: the provider's operations plus /healthz, /metrics, /openapi.json, /docs."""
+    metrics = Metrics(ROLE)
+    return service_app(FxProviderService(config, clock), metrics, {
+        "role": ROLE, "name": config.name, "key": config.key.participant})
+
+
+async def serve_fx(config: FxProviderConfig) -> None:
+    """Serve until SIGTERM or SIGINT, then let the requests in flight finish and stop."""
+    await serve_app(build_fx_app(config), config.host, config.port,
+                    f"FX provider {config.name}")
