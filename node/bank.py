@@ -3,15 +3,19 @@
 The bank's own key is its operator's; a customer signs with their wallet key. A bank sees only
 its customers: a customer reading another's account, or anyone reading an account of another
 bank, gets 403 `forbidden` whether it exists or not. The operations are those of the
-"Commercial bank API" table in `docs/node.md`; the payment flows are in `node.bank_payments`,
-payee resolution in `node.payees`, batching to the central bank in `node.forwarder`.
+"Commercial bank API" table in `docs/node.md`; the payment flows (hash-locked payments and their
+settlement too) are in `node.bank_payments`, payee resolution in `node.payees`, batching to the
+central bank in `node.forwarder`. A customer's balances leave hash-locked notes out of what they
+may spend and show them apart (`locked_minor`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
+from collections import Counter as Tally
 from typing import Final
 
 from aiohttp import web
@@ -21,6 +25,7 @@ from node.api import Api, Call
 from node.bank_payments import BankPayments, PaymentCounters
 from node.bank_store import BankStore
 from node.central_link import CentralClient
+from node.client import NodeClient
 from node.config import NodeConfig
 from node.database import open_database
 from node.errors import NodeError, forbidden, not_found, unprocessable
@@ -28,10 +33,12 @@ from node.forwarder import BATCH_SIZE_MAX
 from node.idempotency import IdempotencyStore
 from node.messages import (
     BalanceList,
+    BalanceWire,
     CashOutRequest,
     CustomerList,
     CustomerWire,
     Distribution,
+    NoteWire,
     OpenCustomer,
     Page,
     PaymentList,
@@ -41,10 +48,14 @@ from node.messages import (
     PreparedPayment,
     RegisterWallet,
     Reverify,
+    SettlementRequest,
+    TokenWire,
 )
 from node.metrics import Metrics
-from node.payment_history import PaymentHistory, payments_csv
+from node.payment_building import unspent_notes
+from node.payment_history import PaymentHistory, payments_csv, token_label
 from node.tables import CustomerRow
+from node.wire import token_from_wire
 
 REPORT_ROWS_MAX: Final = 1_000_000  # payment records in one CSV report
 _BATCH_BUCKETS: Final = tuple(2**n for n in range(BATCH_SIZE_MAX.bit_length()))
@@ -66,6 +77,35 @@ def wallet_of(row: CustomerRow) -> RegisterWallet:
         "mcc": row.mcc, "region": row.region})
 
 
+def spendable(listed: BalanceList, notes: list[NoteWire]) -> BalanceList:
+    """The central bank's balances with the hash-locked ones among `notes` (the owner's unspent
+    notes) moved out of `amount_minor` and `notes` into `locked_minor`."""
+    locked = [note for note in notes if note.lock is not None]
+    amounts: Tally[tuple[str, str]] = Tally()
+    counts: Tally[tuple[str, str]] = Tally()
+    for note in locked:
+        kind = (note.currency, _token_text(note.token))
+        amounts[kind] += note.amount_minor
+        counts[kind] += 1
+    balances = []
+    for balance in listed.balances:
+        kind = (balance.currency, _token_text(balance.token))
+        balances.append(_without(balance, amounts[kind], counts[kind]))
+    return listed.model_copy(update={"balances": balances})
+
+
+def _without(balance: BalanceWire, locked_minor: int, locked_notes: int) -> BalanceWire:
+    # The totals and the notes are two reads: a note settled between them must not make the
+    # spendable amount negative.
+    return balance.model_copy(update={
+        "amount_minor": max(0, balance.amount_minor - locked_minor),
+        "notes": max(0, balance.notes - locked_notes), "locked_minor": locked_minor})
+
+
+def _token_text(token: TokenWire | None) -> str:
+    return token_label(token_from_wire(token))
+
+
 class BankService:
     """A commercial bank node: `api` and `idempotency` for the server, `start`/`close`."""
 
@@ -79,26 +119,32 @@ class BankService:
         self.store = BankStore(engine)
         self.idempotency = IdempotencyStore(engine, self.store.writer)
         self.central = CentralClient(config.central.url, config.key)
+        # The typed client, for the central reads the bank's link lacks (a note, participants).
+        self.ledger = NodeClient(config.central.url, config.key)
+        self._opened = contextlib.AsyncExitStack()
         counters = PaymentCounters(
             Counter("earmark_bank_payments", "Customer payments reaching a stage", ["stage"],
                     registry=metrics.registry),
             Histogram("earmark_bank_forwarded_batch_size",
                       "Transactions per batch forwarded to the central bank",
                       buckets=_BATCH_BUCKETS, registry=metrics.registry))
-        self.payments = BankPayments(config, self.store, self.central, counters)
+        self.payments = BankPayments(config, self.store, self.central, counters,
+                                     ledger=self.ledger)
         self.history = PaymentHistory(self.store, self.central)
         self.api = Api(f"Earmark commercial bank {config.name}", "1",
                        "A commercial bank: its customers, their payments and reports.")
         self._declare()
 
     async def start(self) -> None:
-        """Start forwarding to the central bank."""
+        """Open the typed client and start forwarding to the central bank."""
+        await self._opened.enter_async_context(self.ledger)
         await self.payments.forwarder.start()
 
     async def close(self) -> None:
         """Finish the batches in flight and close the connections."""
         await self.payments.forwarder.close()
         await self.central.close()
+        await self._opened.aclose()
         await asyncio.to_thread(self.store.writer.close)
         self.store.engine.dispose()
 
@@ -149,6 +195,9 @@ class BankService:
               response=PreparedPayment, status=201)(self.prepare_payment)
         route("POST", "/cash-outs", summary="Prepare a cash-out", tag=TAG, body=CashOutRequest,
               response=PreparedPayment, status=201)(self.prepare_cash_out)
+        route("POST", "/settlements", summary="Prepare the claim or refund of a locked note",
+              tag=TAG, body=SettlementRequest, response=PreparedPayment,
+              status=201)(self.prepare_settlement)
         route("POST", "/payments/{payment_id}/signature", summary="Sign a prepared payment",
               tag=TAG, body=PaymentSignature, response=PaymentWire)(self.sign_payment)
         route("GET", "/reports/payments.csv", summary="The customers' payments as CSV",
@@ -195,14 +244,17 @@ class BankService:
         return customer_to_wire(updated)
 
     async def balances(self, call: Call) -> BalanceList:
-        """What the customer's wallet holds, from the ledger."""
+        """What the customer's wallet holds, from the ledger: what it may spend, and apart what
+        is hash-locked."""
         customer = await self._account(call, call.path("account"))
-        return await self.central.balances(customer.key)
+        listed = await self.central.balances(customer.key)
+        return spendable(listed, await unspent_notes(self.central, customer.key))
 
     async def customer_payments(self, call: Call) -> PaymentList:
-        """The customer's payments, newest first."""
+        """The customer's payments, newest first; a locked payment with its lock."""
         customer = await self._account(call, call.path("account"))
-        return await self.history.page(customer, call.query(Page))
+        listed = await self.history.page(customer, call.query(Page))
+        return await self.payments.with_locks(customer, listed)
 
     async def distribute(self, call: Call) -> PaymentWire:
         """The bank's plain money into a customer's wallet."""
@@ -220,6 +272,11 @@ class BankService:
         """Prepare the calling customer's cash-out."""
         customer = await self._customer(call)
         return await self.payments.prepare_cash_out(customer, call.body(CashOutRequest))
+
+    async def prepare_settlement(self, call: Call) -> PreparedPayment:
+        """Prepare the calling customer's claim or refund of a hash-locked note."""
+        customer = await self._customer(call)
+        return await self.payments.prepare_settlement(customer, call.body(SettlementRequest))
 
     async def sign_payment(self, call: Call) -> PaymentWire:
         """The calling customer signs their prepared payment; the bank forwards it."""

@@ -77,9 +77,9 @@ class Access:
         return caller in signers | paid | refunded or self._banks_of(caller, signers)
 
     def sees_note(self, caller: ParticipantId, note: Note) -> bool:
-        """Whether the caller may see one note: who may see its owner, and the party its lock
-        refunds (which watches for the claim)."""
-        refunds = note.lock is not None and caller == note.lock.refund_to
+        """Whether the caller may see one note: who may see its owner, and who may see the
+        party its lock refunds (which watches for the claim)."""
+        refunds = note.lock is not None and self.sees_owner(caller, note.lock.refund_to)
         return refunds or self.sees_owner(caller, note.owner)
 
     def issues_token(self, caller: ParticipantId, store: SqlStore, token: TokenRef) -> bool:

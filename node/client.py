@@ -7,7 +7,10 @@ answer is parsed into its model of `node.messages`. A problem+json answer is rai
 
 A customer's payment is checked before it is signed (`check_prepared`): the bank prepares the
 transaction, but the customer signs only what pays the amount asked, in the currency asked, to
-one payee, with the rest coming back to the customer.
+one payee (hash-locked exactly as asked, refundable to the customer, or not at all), with the
+rest coming back to the customer. A settlement of a hash-locked note is checked so too
+(`check_settlement`): it spends that note alone, reveals the preimage given (or none), and
+keeps all its money with the customer.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from engine.encoding import from_wire, signing_bytes, transaction_id
 from engine.errors import TransactionRefused
 from engine.ids import ParticipantId, TxId
 from engine.keys import KeyPair
-from engine.model import Transaction
+from engine.model import HashLock, Transaction
 from node.errors import PROBLEM_CONTENT_TYPE, NodeError
 from node.idempotency import HEADER as IDEMPOTENCY_HEADER
 from node.idempotency import REPLAYED_HEADER
@@ -64,6 +67,7 @@ from node.messages import (
     ReserveDeposit,
     ReserveWire,
     Reverify,
+    SettlementRequest,
     Statistics,
     SupplyWire,
     TokenWire,
@@ -364,6 +368,13 @@ class NodeClient:
         return await self._call("POST", "/cash-outs", PreparedPayment, body=request,
                                 idempotency_key=idempotency_key)
 
+    async def prepare_settlement(self, request: SettlementRequest, *,
+                                 idempotency_key: str | None = None) -> PreparedPayment:
+        """`POST /settlements`: the bank prepares the claim or refund of a hash-locked note;
+        check it (`check_settlement`) before signing."""
+        return await self._call("POST", "/settlements", PreparedPayment, body=request,
+                                idempotency_key=idempotency_key)
+
     async def sign_payment(self, payment_id: str, request: PaymentSignature, *,
                            idempotency_key: str | None = None) -> PaymentWire:
         """`POST /payments/{payment_id}/signature`."""
@@ -385,8 +396,17 @@ class NodeClient:
     async def pay(self, request: PaymentRequest) -> PaymentWire:
         """Prepare, check, sign: the whole payment; raises `ClientError` if the check fails."""
         prepared = await self.prepare_payment(request)
-        check_prepared(prepared, Expected(request.amount_minor, request.currency, request.token,
-                                          self.key.participant, request.operation))
+        lock = request.lock
+        check_prepared(prepared, Expected(
+            request.amount_minor, request.currency, request.token, self.key.participant,
+            request.operation, lock=HashLock(lock.digest, self.key.participant, lock.deadline_s)
+            if lock is not None else None))
+        return await self.sign_prepared(prepared)
+
+    async def settle(self, request: SettlementRequest) -> PaymentWire:
+        """Prepare, check, sign the claim or refund of a hash-locked note through the bank."""
+        prepared = await self.prepare_settlement(request)
+        check_settlement(prepared, request, self.key.participant)
         return await self.sign_prepared(prepared)
 
     async def cash_out(self, request: CashOutRequest) -> PaymentWire:
@@ -406,6 +426,7 @@ class Expected:
     token: TokenWire | None
     payer: str
     operation: str | None = None  # None: the bank chooses transfer or purchase
+    lock: HashLock | None = None  # the payee's note's lock, refunded to the payer
 
 
 def check_prepared(prepared: PreparedPayment, expected: Expected) -> Transaction:
@@ -415,15 +436,41 @@ def check_prepared(prepared: PreparedPayment, expected: Expected) -> Transaction
     exactly one output leaves the payer and it carries the amount and currency asked (in the
     token asked, or released to plain money), every other output is change to the payer in the
     same money, and the debit the bank announces is that amount."""
-    try:
-        transaction = from_wire(prepared.transaction)
-        tx_id = transaction_id(transaction)
-    except TransactionRefused as refused:
-        raise local_refusal("prepared_payment_malformed", refused.refusal.reason) from None
+    transaction, tx_id = _decoded(prepared)
     problems = _mismatches(prepared, transaction, tx_id, expected)
     if problems:
         raise local_refusal("prepared_payment_mismatch", "; ".join(problems))
     return transaction
+
+
+def check_settlement(prepared: PreparedPayment, request: SettlementRequest,
+                     payer: str) -> Transaction:
+    """The prepared settlement, if it settles exactly what was asked; raises `ClientError`.
+
+    The id is the hash of the transaction shown, it spends the note asked alone, reveals the
+    preimage given (none for a refund), and every output is the payer's, unlocked."""
+    transaction, tx_id = _decoded(prepared)
+    outputs = transaction.outputs
+    checks = {
+        "the id is not the hash of the transaction": tx_id != prepared.tx_id,
+        f"it does not spend note {request.note_id} alone":
+            transaction.inputs != (request.note_id,),
+        "it does not reveal the preimage given": transaction.preimage != request.preimage,
+        "its money does not stay with the payer, unlocked": not outputs or any(
+            o.owner != payer or o.lock is not None for o in outputs),
+    }
+    problems = [problem for problem, failed in checks.items() if failed]
+    if problems:
+        raise local_refusal("prepared_payment_mismatch", "; ".join(problems))
+    return transaction
+
+
+def _decoded(prepared: PreparedPayment) -> tuple[Transaction, TxId]:
+    try:
+        transaction = from_wire(prepared.transaction)
+        return transaction, transaction_id(transaction)
+    except TransactionRefused as refused:
+        raise local_refusal("prepared_payment_malformed", refused.refusal.reason) from None
 
 
 def _mismatches(prepared: PreparedPayment, transaction: Transaction, tx_id: TxId,
@@ -445,8 +492,11 @@ def _mismatches(prepared: PreparedPayment, transaction: Transaction, tx_id: TxId
             paid[0].amount_minor != expected.amount_minor
             or paid[0].currency != expected.currency
             or paid[0].token not in {token, None}),
-        "the change is not in the money spent": any(
-            o.currency != expected.currency or o.token != token for o in change),
+        "the payee's note is not locked as asked":
+            len(paid) == 1 and paid[0].lock != expected.lock,
+        "the change is not in the money spent, unlocked": any(
+            o.currency != expected.currency or o.token != token or o.lock is not None
+            for o in change),
     }
     return [problem for problem, failed in checks.items() if failed]
 

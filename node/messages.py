@@ -136,6 +136,10 @@ class BalanceWire(BaseModel):
     token: TokenWire | None
     amount_minor: int
     notes: int
+    locked_minor: int = Field(default=0, description=(
+        "a bank's view: hash-locked notes of this money, left out of `amount_minor` and "
+        "`notes` (they are claimed or refunded, never spent as money); the central bank's "
+        "`GET /balances` counts them in `amount_minor` and leaves this 0"))
 
 
 # ---- central bank ---------------------------------------------------------------------------
@@ -363,6 +367,18 @@ class PayTo(Strict):
     account: Account | None = None
     phone: Phone | None = None
     qr: str | None = Field(default=None, max_length=512, description="EMVCo merchant QR payload")
+    participant: Name | Hex64 | None = Field(
+        default=None, description="a participant registered at the central bank (an FX "
+                                  "provider, an agency, a bank), by name or key")
+
+
+class LockRequest(Strict):
+    """A hashed timelock on the payee's note: the payee claims it with the preimage of `digest`
+    before `deadline_s`; from then on the paying customer's wallet refunds it."""
+
+    digest: Hex64 = Field(description="SHA-256 of the 32-byte preimage, 64 lowercase hex digits")
+    deadline_s: int = Field(gt=0, le=2**63 - 1, description="Unix seconds on the notary's "
+                                                            "clock; at most 24 h ahead")
 
 
 class PaymentRequest(Strict):
@@ -374,6 +390,18 @@ class PaymentRequest(Strict):
     token: TokenWire | None = None
     operation: Literal["transfer", "purchase"] | None = Field(
         default=None, description="default: purchase to a merchant, transfer otherwise")
+    lock: LockRequest | None = Field(
+        default=None, description="hash-lock the payee's note (one leg of a swap); the refund "
+                                  "goes to the paying customer's wallet")
+
+
+class SettlementRequest(Strict):
+    """A customer settles a hash-locked note: claims it with the preimage (as its owner, before
+    the deadline) or, without one, refunds it (as the party its lock names, from then on)."""
+
+    note_id: Hex64
+    preimage: Hex64 | None = Field(default=None, description="the 32-byte secret, hex: a claim; "
+                                                             "none: a refund")
 
 
 class CashOutRequest(Strict):
@@ -417,6 +445,8 @@ class PaymentWire(BaseModel):
     code: str = ""
     reason: str = ""
     created_at_s: int
+    lock: LockWire | None = Field(default=None, description="the hash lock a locked payment "
+                                                            "put on the payee's note")
 
 
 class PaymentList(BaseModel):

@@ -1,18 +1,21 @@
-"""Who is paid: a payee named by account id, phone number or merchant QR code, resolved to a key
-and the facts its bank attests.
+"""Who is paid: a payee named by account id, phone number, merchant QR code or participant,
+resolved to a key and the facts its bank attests.
 
 This bank's own customers are found in its records first; anyone else through the central
 directory. A QR code names its payee by the account id its scheme carries (KHQR's Bakong account
 id `name@bank` in tag 29 or 30); a code that names no account we can resolve is `payee_unknown`.
 The payer sees the payee's name masked (confirmation of payee) the way the central directory
-masks it, whichever way the payee was found.
+masks it, whichever way the payee was found. A participant of the central bank (an FX provider
+paid one leg of a cross-border payment) is found in its list of participants by name or key;
+its facts are its name and role, and its name is shown whole: institutions are public.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from bridges.qr import QrError, decode
 from dsl.facts import Party
@@ -20,13 +23,16 @@ from engine.ids import ParticipantId
 from node.bank_store import BankStore
 from node.central_link import CentralClient
 from node.central_reads import masked
+from node.client import NO_ANSWER, ClientError, NodeClient
 from node.errors import NodeError, bad_request, unprocessable
-from node.messages import PayeeWire, PayTo
+from node.messages import PAGE_SIZE_MAX, Page, PayeeWire, PayTo
 from node.tables import CustomerRow
 
 # The account fields of the QR schemes that carry an account id of the form name@bank.
 QR_ACCOUNT_FIELDS: Final = ("bakong_account_id",)
 _ACCOUNT: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}@[a-z0-9][a-z0-9-]{0,62}")
+PARTICIPANT_PAGES_MAX: Final = 10  # pages of participants read to find one (PAGE_SIZE_MAX each)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,18 @@ class Payee:
     facts: Party
 
 
+async def from_central(read: Awaitable[T]) -> T:
+    """A read through the typed client (`node.client`), failing as the bank's link to the
+    central bank fails: no answer is 502 `central_unavailable`; a problem passes on unchanged."""
+    try:
+        return await read
+    except ClientError as error:
+        if error.status == NO_ANSWER:
+            raise NodeError(502, "central_unavailable", "Central bank unavailable",
+                            error.detail) from None
+        raise
+
+
 def customer_facts(customer: CustomerRow, bank: str) -> Party:
     """The facts a bank attests for its customer by co-signing."""
     return Party(customer.account, customer.role, customer.kyc_tier, bank, customer.region,
@@ -47,22 +65,27 @@ def customer_facts(customer: CustomerRow, bank: str) -> Party:
 
 @dataclass(frozen=True, slots=True)
 class PayeeResolver:
-    """Resolves payees for one bank: its records first, then the central directory."""
+    """Resolves payees for one bank: its records first, then the central directory; a
+    participant from the central bank's list (read with the typed client `ledger`)."""
 
     store: BankStore
     central: CentralClient
     bank: str
+    ledger: NodeClient
 
     async def resolve(self, to: PayTo, currency: str, amount_minor: int) -> Payee:
-        """The payee named by exactly one of account, phone or QR code."""
-        named = [value for value in (to.account, to.phone, to.qr) if value is not None]
+        """The payee named by exactly one of account, phone, QR code or participant."""
+        named = [value for value in (to.account, to.phone, to.qr, to.participant)
+                 if value is not None]
         if len(named) != 1:
             raise bad_request("invalid_request", "name the payee by exactly one of account, "
-                              "phone or qr")
+                              "phone, qr or participant")
         if to.account is not None:
             return await self.by_account(to.account)
         if to.phone is not None:
             return await self._by_phone(to.phone)
+        if to.participant is not None:
+            return await self._participant(to.participant)
         return await self.by_account(_qr_account(to.qr or "", currency, amount_minor))
 
     async def by_account(self, account: str) -> Payee:
@@ -79,6 +102,21 @@ class PayeeResolver:
         if customer is not None:
             return self._local(customer)
         return await self._central(phone=phone)
+
+    async def _participant(self, wanted: str) -> Payee:
+        """The registered participant named `wanted` or holding that key."""
+        after = ""
+        for _ in range(PARTICIPANT_PAGES_MAX):
+            page = await from_central(self.ledger.participants(
+                Page(limit=PAGE_SIZE_MAX, after=after)))
+            for found in page.items:
+                if wanted in (found.name, found.key):
+                    return Payee(ParticipantId(found.key), found.name, found.name,
+                                 Party(id=found.name, role=found.role))
+            if page.next is None:
+                break
+            after = page.next
+        raise _unknown(f"no participant {wanted} is registered at the central bank")
 
     def _local(self, customer: CustomerRow) -> Payee:
         return Payee(ParticipantId(customer.key), customer.account,

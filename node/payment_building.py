@@ -3,8 +3,9 @@ held, and the payment built with its change (the engine wallet's own pieces).
 
 A note chosen for a prepared payment stays held until the payment is answered or its
 preparation expires (`PREPARED_TTL_S`), so two payments prepared at once never spend the same
-note. Holds live in this process: after a restart a note may be chosen again, and the notary's
-`note_already_spent` then refuses the later of two payments.
+note; so does a hash-locked note while its claim or refund is prepared
+(`prepare_settlement`). Holds live in this process: after a restart a note may be chosen again,
+and the notary's `note_already_spent` then refuses the later of two payments.
 """
 
 from __future__ import annotations
@@ -20,10 +21,16 @@ from dsl.facts import Party
 from dsl.phases import CompiledContract
 from engine.ids import ParticipantId
 from engine.model import Note, TokenRef, Transaction
-from engine.wallet import InsufficientFunds, NoteReservations, Payment, build_payment
+from engine.wallet import (
+    InsufficientFunds,
+    NoteReservations,
+    Payment,
+    build_payment,
+    build_settlement,
+)
 from node.central_link import CentralClient
-from node.errors import NodeError, unprocessable
-from node.messages import PAGE_SIZE_MAX, NotesQuery
+from node.errors import NodeError, conflict, unprocessable
+from node.messages import PAGE_SIZE_MAX, NotesQuery, NoteWire
 from node.wire import note_from_wire, token_to_wire
 
 PREPARED_TTL_S: Final = 120  # a prepared payment must be signed within this time
@@ -80,9 +87,7 @@ class PaymentBuilder:
                       sender_key: ParticipantId) -> Prepared:
         """Choose and hold the sender's notes and build the transaction; 422
         `insufficient_funds` if the unheld notes do not cover the amount."""
-        self.sweep(time.time())
-        if len(self._held) >= HELD_PAYMENTS_MAX:
-            raise NodeError(503, "busy", "Too many prepared payments", "try again shortly")
+        self._make_room()
         candidates = await self._notes(sender_key, payment.currency, payment.token)
         try:
             notes = self.reservations.choose(candidates, payment.amount_minor, payment.currency)
@@ -91,7 +96,29 @@ class PaymentBuilder:
         now_s = int(time.time())
         transaction = build_payment(payment, notes, sender, sender_key, created_at_s=now_s,
                                     nonce=uuid.uuid4().hex)
-        prepared = Prepared(transaction, tuple(notes), now_s + PREPARED_TTL_S)
+        return self._hold(payment_id, Prepared(transaction, tuple(notes), now_s + PREPARED_TTL_S))
+
+    def prepare_settlement(self, payment_id: str, note: Note, party: Party,
+                           preimage: bytes | None) -> Prepared:
+        """Hold a hash-locked note and build its claim (with `preimage`) or refund for `party`;
+        409 `note_held` while another settlement of it is prepared and unanswered."""
+        self._make_room()
+        try:
+            self.reservations.choose((note,), note.amount_minor, note.currency)
+        except InsufficientFunds:
+            raise conflict("note_held", f"a settlement of note {note.id} is prepared and not "
+                           "answered yet") from None
+        now_s = int(time.time())
+        transaction = build_settlement(note, party, preimage=preimage, created_at_s=now_s,
+                                       nonce=uuid.uuid4().hex)
+        return self._hold(payment_id, Prepared(transaction, (note,), now_s + PREPARED_TTL_S))
+
+    def _make_room(self) -> None:
+        self.sweep(time.time())
+        if len(self._held) >= HELD_PAYMENTS_MAX:
+            raise NodeError(503, "busy", "Too many prepared payments", "try again shortly")
+
+    def _hold(self, payment_id: str, prepared: Prepared) -> Prepared:
         self._held[payment_id] = prepared
         return prepared
 
@@ -109,16 +136,24 @@ class PaymentBuilder:
     async def _notes(self, owner: ParticipantId, currency: str,
                      token: TokenRef | None) -> list[Note]:
         """The owner's unspent notes of this kind of money, largest first (as the engine's
-        store lists them for its wallets)."""
-        notes: list[Note] = []
-        after = ""
-        for _ in range(NOTE_PAGES_MAX):
-            page = await self.central.notes(NotesQuery(owner=owner, currency=currency,
-                                                        limit=PAGE_SIZE_MAX, after=after))
-            wanted = token_to_wire(token)
-            notes.extend(note_from_wire(n) for n in page.items
-                         if n.token == wanted and n.lock is None)
-            if page.next is None:
-                break
-            after = page.next
+        store lists them for its wallets); a locked note is settled, never spent as money."""
+        wanted = token_to_wire(token)
+        notes = [note_from_wire(n) for n in await unspent_notes(self.central, owner, currency)
+                 if n.token == wanted and n.lock is None]
         return sorted(notes, key=lambda note: note.amount_minor, reverse=True)
+
+
+async def unspent_notes(central: CentralClient, owner: str,
+                        currency: str | None = None) -> list[NoteWire]:
+    """An owner's unspent notes (of one currency, if named), as the central bank lists them; at
+    most `NOTE_PAGES_MAX` pages."""
+    notes: list[NoteWire] = []
+    after = ""
+    for _ in range(NOTE_PAGES_MAX):
+        page = await central.notes(NotesQuery(owner=owner, currency=currency,
+                                              limit=PAGE_SIZE_MAX, after=after))
+        notes += page.items
+        if page.next is None:
+            break
+        after = page.next
+    return notes

@@ -88,12 +88,17 @@ def token_from_wire(token: TokenWire | None) -> TokenRef | None:
 
 def note_to_wire(note: Note, spent_by: str | None = None) -> NoteWire:
     """The API form of a note."""
-    lock = note.lock
     return NoteWire(id=note.id, owner=note.owner, amount_minor=note.amount_minor,
                     currency=note.currency, token=token_to_wire(note.token),
                     issued_at_s=note.issued_at_s, created_by=note.created_by, spent_by=spent_by,
-                    lock=LockWire(digest=lock.digest, refund_to=lock.refund_to,
-                                  deadline_s=lock.deadline_s) if lock else None)
+                    lock=lock_to_wire(note.lock))
+
+
+def lock_to_wire(lock: HashLock | None) -> LockWire | None:
+    """The API form of a hashed timelock."""
+    if lock is None:
+        return None
+    return LockWire(digest=lock.digest, refund_to=lock.refund_to, deadline_s=lock.deadline_s)
 
 
 def note_from_wire(wire: NoteWire) -> Note:

@@ -304,7 +304,7 @@ def test_openapi_has_exactly_the_operations_of_the_docs_table(tmp_path: Path) ->
     section = docs.split("## Commercial bank API")[1].split("\n## ")[0]
     table = {(method.lower(), path) for method, path in
              re.findall(r"^\| `(GET|POST) (\S+)`", section, flags=re.MULTILINE)}
-    assert len(table) == 11
+    assert len(table) == 12
 
     async def scenario(net: Network) -> None:
         document = (await net.bank(ABA).get("/openapi.json")).body
