@@ -256,7 +256,8 @@ def test_concurrent_issuances_never_overdraw(tmp_path: Path) -> None:
         assert (await world.aba.get("/reserves/aba/KZT")).body["amount_minor"] == 100
         balances = await world.aba.get(f"/balances/{ABA.participant}")
         assert balances.body["balances"] == [{"currency": "KZT", "token": None,
-                                              "amount_minor": 900, "notes": 3}]
+                                              "amount_minor": 900, "notes": 3,
+                                              "locked_minor": 0}]
     run(tmp_path, scenario)
 
 
