@@ -16,6 +16,7 @@ keeps all its money with the customer.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
@@ -130,7 +131,7 @@ class ClientError(NodeError):
 _PROBLEM_FIELDS: Final = frozenset({"type", "title", "status", "code", "detail", "instance"})
 
 
-def _problem_error(status: int, body: bytes) -> ClientError:
+def problem_error(status: int, body: bytes) -> ClientError:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -148,19 +149,17 @@ def local_refusal(code: str, detail: str) -> ClientError:
     return ClientError(NO_ANSWER, code, "Refused by the client", detail)
 
 
-class NodeClient:
-    """A signed, typed connection to one node (central or bank), as `key`.
+class HttpSession:
+    """An aiohttp session to one service at `base_url`: an async context manager that owns the
+    session, and one exchange that turns every failure into a `ClientError`."""
 
-    Use as an async context manager: it owns its aiohttp session.
-    """
+    service = "Service"  # how errors name the other side
+    failing_from = 400  # the first HTTP status that is an error
 
-    def __init__(self, base_url: str, key: KeyPair, *,
-                 timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         self.base_url = URL(base_url.rstrip("/"))
-        self.key = key
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
-        self.last_replayed = False  # whether the last answer was an idempotent replay
 
     async def __aenter__(self) -> Self:
         self._session = aiohttp.ClientSession(timeout=self._timeout)
@@ -175,6 +174,41 @@ class NodeClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def _url(self, path: str) -> URL:
+        return self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=True)
+
+    async def _exchange(self, method: str, url: URL, data: bytes | None,
+                        headers: dict[str, str]) -> tuple[bytes, Mapping[str, str]]:
+        """The answer's body and headers; a problem, a failing status or no answer raises."""
+        if self._session is None:
+            raise local_refusal("client_not_open", f"use {type(self).__name__} as "
+                                f"`async with {type(self).__name__}(...) as client`")
+        try:
+            async with self._session.request(method, url, data=data, headers=headers) as reply:
+                raw = await read_limited(reply)
+                status, media, answered = reply.status, reply.content_type, reply.headers
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ClientError(NO_ANSWER, "unreachable", f"{self.service} unreachable",
+                              f"{method} {url}: {error or type(error).__name__}") from None
+        if status >= self.failing_from or media == PROBLEM_CONTENT_TYPE:
+            raise problem_error(status, raw)
+        return raw, answered
+
+
+class NodeClient(HttpSession):
+    """A signed, typed connection to one node (central or bank), as `key`.
+
+    Use as an async context manager: it owns its aiohttp session.
+    """
+
+    service = "Node"
+
+    def __init__(self, base_url: str, key: KeyPair, *,
+                 timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+        super().__init__(base_url, timeout_s=timeout_s)
+        self.key = key
+        self.last_replayed = False  # whether the last answer was an idempotent replay
 
     # ---- the transport ---------------------------------------------------------------------
 
@@ -192,10 +226,7 @@ class NodeClient:
     async def _send(self, method: str, path: str, *, body: BaseModel | None = None,
                     query: BaseModel | None = None, idempotency_key: str | None = None,
                     signed: bool = True) -> bytes:
-        if self._session is None:
-            raise local_refusal("client_not_open",
-                                "use NodeClient as `async with NodeClient(...) as client`")
-        url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=True)
+        url = self._url(path)
         if query is not None:
             url = url.with_query(_query_values(query))
         data = body.model_dump_json(exclude_none=True).encode() if body is not None else b""
@@ -204,16 +235,8 @@ class NodeClient:
             headers |= sign_request(self.key, method, url.raw_path_qs, data)
         if method == "POST":
             headers[IDEMPOTENCY_HEADER] = idempotency_key or str(uuid.uuid4())
-        try:
-            async with self._session.request(method, url, data=data, headers=headers) as reply:
-                raw = await _read_limited(reply)
-                self.last_replayed = reply.headers.get(REPLAYED_HEADER) == "true"
-                status, media = reply.status, reply.content_type
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise ClientError(NO_ANSWER, "unreachable", "Node unreachable",
-                              f"{method} {url}: {error or type(error).__name__}") from None
-        if status >= 400 or media == PROBLEM_CONTENT_TYPE:
-            raise _problem_error(status, raw)
+        raw, answered = await self._exchange(method, url, data, headers)
+        self.last_replayed = answered.get(REPLAYED_HEADER) == "true"
         return raw
 
     # ---- unsigned ---------------------------------------------------------------------------
@@ -501,7 +524,7 @@ def _mismatches(prepared: PreparedPayment, transaction: Transaction, tx_id: TxId
     return [problem for problem, failed in checks.items() if failed]
 
 
-async def _read_limited(reply: aiohttp.ClientResponse) -> bytes:
+async def read_limited(reply: aiohttp.ClientResponse) -> bytes:
     """The answer's body; a node never answers more than `ANSWER_BYTES_MAX`, so more is refused
     rather than held in memory."""
     chunks, size = [], 0

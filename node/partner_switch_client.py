@@ -9,13 +9,10 @@ expected document.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Final, Self, TypeVar
+from typing import Final, TypeVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import BaseModel, ValidationError
-from yarl import URL
 
 from bridges.iso20022 import (
     CreditTransfer,
@@ -31,35 +28,21 @@ from bridges.iso20022 import (
 
 # The node client's reading of problem+json and its bounded read of an answer, shared so both
 # clients raise the same `ClientError` for the same answer.
-from node.client import NO_ANSWER, ClientError, _problem_error, _read_limited, local_refusal
-from node.errors import PROBLEM_CONTENT_TYPE
+from node.client import ClientError, HttpSession, local_refusal
 from node.partner_switch import XML_MEDIA_TYPE, AccountList, AccountWire
 
 REQUEST_TIMEOUT_S: Final = 10.0  # one request, connection to last byte
 M = TypeVar("M", bound=BaseModel)
 
 
-class PartnerSwitchClient:
+class PartnerSwitchClient(HttpSession):
     """A connection to one partner switch; an async context manager owning its session."""
 
+    service = "Partner switch"
+    failing_from = 300
+
     def __init__(self, base_url: str, *, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
-        self.base_url = URL(base_url.rstrip("/"))
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> Self:
-        self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self
-
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        trace: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        super().__init__(base_url, timeout_s=timeout_s)
 
     async def verify(self, request: VerificationRequest) -> VerificationReport:
         """`POST /iso20022/acmt.023`: confirmation of payee, answered by an acmt.024."""
@@ -90,21 +73,8 @@ class PartnerSwitchClient:
         return _model(AccountWire, await self._send("GET", f"/accounts/{quote(account, safe='')}"))
 
     async def _send(self, method: str, path: str, document: bytes | None = None) -> bytes:
-        if self._session is None:
-            raise local_refusal("client_not_open", "use PartnerSwitchClient as "
-                                "`async with PartnerSwitchClient(url) as client`")
-        url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=True)
         headers = {} if document is None else {"Content-Type": XML_MEDIA_TYPE}
-        try:
-            async with self._session.request(method, url, data=document,
-                                             headers=headers) as reply:
-                raw = await _read_limited(reply)
-                status, media = reply.status, reply.content_type
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise ClientError(NO_ANSWER, "unreachable", "Partner switch unreachable",
-                              f"{method} {url}: {error or type(error).__name__}") from None
-        if status >= 300 or media == PROBLEM_CONTENT_TYPE:
-            raise _problem_error(status, raw)
+        raw, _ = await self._exchange(method, self._url(path), document, headers)
         return raw
 
 
