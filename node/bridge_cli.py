@@ -17,6 +17,7 @@ from bridges.evm.chain import Chain
 from bridges.evm.errors import ChainError
 from node.bridge_config import BridgeConfig, load_bridge
 from node.bridge_reconcile import Reconciliation, reconcile
+from node.bridge_service import serve_bridge
 from node.bridge_store import BridgeStore
 from node.client import ClientError, NodeClient
 from node.errors import NodeError
@@ -65,16 +66,21 @@ def _with_bridge(path: Path, work: Callable[[EvmBridge], Awaitable[T]]) -> T:
 
 @bridge_app.command("run")
 def bridge_run(config: BridgeConfigOption) -> None:
-    """Credit deposits and pay withdrawals until SIGTERM or Ctrl-C."""
+    """Credit deposits, pay withdrawals and run swaps until SIGTERM or Ctrl-C; with a `port`,
+    serve the bridge's API beside them."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def serve(bridge: EvmBridge) -> None:
+        config = bridge.config
+        _err.print(f"bridge {config.name}: vault {config.vault} on chain "
+                   f"{bridge.chain.chain_id}, {config.confirmations} confirmations")
+        if config.port:
+            await serve_bridge(bridge, config.host, config.port)
+            return
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        _err.print(f"bridge {bridge.config.name}: vault {bridge.config.vault} on chain "
-                   f"{bridge.chain.chain_id}, {bridge.config.confirmations} confirmations")
         await bridge.run(stop)
 
     _with_bridge(config, serve)

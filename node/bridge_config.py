@@ -22,6 +22,7 @@ Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 CONFIRMATIONS_MAX = 1_000
 POLL_INTERVAL_S_MAX = 60.0
 SWAP_SECONDS_MAX = 7 * 24 * 3600
+PORT_MAX = 65_535
 
 
 class BridgeConfig(BaseModel):
@@ -51,6 +52,10 @@ class BridgeConfig(BaseModel):
     # The least time the counterparty must have left to claim the leg the bridge would lock;
     # a swap offering less is declined, and its sender refunds it at its deadline.
     swap_window_min_s: int = Field(default=300, ge=1, le=SWAP_SECONDS_MAX)
+    # The bridge's HTTP API (`node.bridge_service`), served by `earmark bridge run` beside its
+    # passes; port 0 serves no API (the passes run alone).
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=PORT_MAX)
 
     @property
     def key(self) -> KeyPair:

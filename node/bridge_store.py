@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy import Engine, Table, and_, func, insert, or_, select, update
 
 from node.database import open_database
 from node.tables import BridgeCursorRow, BridgeDepositRow, BridgeNoteRow, BridgeSwapRow
@@ -195,6 +195,16 @@ class BridgeStore:
             _SWAPS.c.id).limit(limit)
         with self.engine.connect() as db:
             return [SwapIntent(**row) for row in db.execute(query).mappings()]
+
+    def swap_of_note(self, ledger_note: str) -> SwapIntent | None:
+        """The swap whose ledger leg is `ledger_note`: the note locked to the bridge (out) or
+        the bridge's lock for the wallet (in); None if there is none."""
+        query = select(_SWAPS).where(or_(
+            and_(_SWAPS.c.direction == "out", _SWAPS.c.id == ledger_note),
+            and_(_SWAPS.c.direction == "in", _SWAPS.c.ledger_note == ledger_note)))
+        with self.engine.connect() as db:
+            row = db.execute(query).mappings().first()
+        return SwapIntent(**row) if row is not None else None
 
     def update_swap(self, swap_id: str, **values: object) -> None:
         """Move a swap on: its status, and what it learnt (preimage, ledger note, reason)."""

@@ -331,12 +331,16 @@ class SwapDesk:
         if revealed is None:
             await self._finish(swap, "refunded")
             return 1
-        status = await asyncio.to_thread(self._claim_on_chain, swap, bytes.fromhex(revealed))
+        status = await asyncio.to_thread(self.claim_on_chain, swap, bytes.fromhex(revealed))
         await self._finish(swap, status, preimage=revealed,
                            reason="" if status == "claimed" else "the chain lock was refunded")
         return 1
 
-    def _claim_on_chain(self, swap: SwapIntent, preimage: bytes) -> str:
+    def claim_on_chain(self, swap: SwapIntent, preimage: bytes) -> str:
+        """Claim the swap's chain lock with `preimage` unless it is settled already (blocking);
+        "claimed", or "lost" if it was refunded. The contract pays the lock's receiver whoever
+        sends the claim: the in-direction's bridge, or the bridge's API relaying an out-swap's
+        claim for its receiver."""
         chain_swap = bytes.fromhex(swap.chain_swap)
         if self.htlc.swap(chain_swap).state == SwapState.OPEN:
             self.htlc.claim(self.bridge.operator, chain_swap, preimage)
