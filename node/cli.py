@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -44,6 +45,7 @@ from node.client import ClientError, Expected, NodeClient, check_prepared
 from node.config import CentralLink
 from node.errors import NodeError
 from node.fx_cli import fx_app
+from node.hub_config import HubConfig, fresh_hub, load_hub
 from node.messages import (
     PAGE_SIZE_MAX,
     BalanceList,
@@ -341,6 +343,7 @@ class NodeRole(StrEnum):
 
     CENTRAL = "central"
     BANK = "bank"
+    HUB = "hub"
 
 
 class ParticipantRoleChoice(StrEnum):
@@ -388,7 +391,8 @@ def node_init(  # noqa: PLR0917 - Typer maps each option to one parameter
     role: Annotated[NodeRole, typer.Option(help="What the node is.")],
     name: Annotated[str, typer.Option(help="The node's name, e.g. aba or national-bank.")],
     port: Annotated[int, typer.Option(help="The TCP port it serves on.")],
-    currency: Annotated[list[str], typer.Option(help="A currency it serves (repeatable).")],
+    currency: Annotated[list[str] | None, typer.Option(
+        help="A currency it serves (repeatable; not for a hub).")] = None,
     directory: Annotated[Path, typer.Option("--dir", help="Where to write NAME.toml.")] = Path(
         "."),
     database: Annotated[str | None, typer.Option(
@@ -399,13 +403,12 @@ def node_init(  # noqa: PLR0917 - Typer maps each option to one parameter
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a node's configuration with a fresh key; print the key and the file."""
-    central = _central_link(role, central_url, central_key)
     path = directory / f"{name}.toml"
     if path.exists() and not force:
         _input_error(f"{path} exists; it holds a node's key (--force overwrites it)")
     try:
-        config = node_config.fresh(_ROLES[role], name, port, currency, database=database,
-                                   central=central)
+        config = _fresh_config(role, name, port, currency or [], database=database,
+                               central=(central_url, central_key))
     except ValidationError as error:
         _usage_error(_validation_message(error))
     except NodeError as error:
@@ -414,6 +417,19 @@ def node_init(  # noqa: PLR0917 - Typer maps each option to one parameter
     node_config.write(config, path)
     _out.print(f"wrote {path} (readable by you alone: it holds the node's key)")
     _out.print(f"public key: {config.key.participant}")
+
+
+def _fresh_config(role: NodeRole, name: str, port: int, currencies: list[str], *,
+                  database: str | None, central: tuple[str | None, str | None]
+                  ) -> node_config.NodeConfig | HubConfig:
+    """A new configuration of `role`: a hub's registry starts empty (docs/hub.md)."""
+    if role is NodeRole.HUB:
+        if currencies or any(central):
+            _usage_error("a hub serves no currency of its own and has no central node")
+        return fresh_hub(name, port, database=database)
+    link = _central_link(role, *central)
+    return node_config.fresh(_ROLES[role], name, port, currencies, database=database,
+                             central=link)
 
 
 def _load_config(path: Path) -> node_config.NodeConfig:
@@ -426,10 +442,33 @@ def _load_config(path: Path) -> node_config.NodeConfig:
 @node_app.command("start")
 def node_start(config: ConfigOption) -> None:
     """Serve the node until SIGTERM or Ctrl-C."""
+    if _declared_role(config) == NodeRole.HUB:
+        _serve_hub(config)
+        return
     loaded = _load_config(config)
     from node import server  # noqa: PLC0415 - loads both services only to serve
 
     server.run(loaded)
+
+
+def _declared_role(path: Path) -> str | None:
+    """The `role` a configuration file declares (its model is chosen by it)."""
+    try:
+        role = tomllib.loads(path.read_text(encoding="utf-8")).get("role")
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        _input_error(f"{path}: {error}")
+    return role if isinstance(role, str) else None
+
+
+def _serve_hub(path: Path) -> None:
+    try:
+        config = load_hub(path)
+    except NodeError as error:
+        _input_error(error.problem.detail)
+    from node.hub import serve_hub  # noqa: PLC0415 - loads the hub only to serve it
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(serve_hub(config))
 
 
 def _central_url(config: node_config.NodeConfig, url: str | None) -> str:

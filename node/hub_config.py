@@ -46,7 +46,7 @@ class SwitchSystem(BaseModel):
     country: str = Field(pattern=r"^[A-Z]{2}$")
     currency: Currency
     url: str
-    agent_id: AgentId  # how the hub names itself as the instructing agent in its messages
+    agent_id: AgentId  # the switch itself: the instructed and creditor agent of a pacs.008
 
 
 class ChainSystem(BaseModel):

@@ -33,6 +33,13 @@ from node.client import ClientError, NodeClient
 from node.errors import NodeError
 from node.fx_messages import QuoteRequest, QuoteWire, RateSheetWire, quote_signing_bytes
 from node.fx_quotes import Fixed, convert_minor
+from node.settlement_messages import (
+    AcceptanceRequest,
+    AcceptanceWire,
+    LegWire,
+    Release,
+    SourceLocked,
+)
 
 QUOTE_TIMEOUT_S: Final = 2.0  # how long the hub waits for one provider's quote by default
 PROVIDERS_MAX: Final = 32  # providers asked for one conversion
@@ -128,6 +135,22 @@ class FxClient(NodeClient):
     async def rates(self) -> RateSheetWire:
         """`GET /rates`."""
         return await self._call("GET", "/rates", RateSheetWire)
+
+    async def accept(self, request: AcceptanceRequest) -> AcceptanceWire:
+        """`POST /acceptances`: reserve the quote's credit for one payment."""
+        return await self._call("POST", "/acceptances", AcceptanceWire, body=request)
+
+    async def source_locked(self, payment_id: str, report: SourceLocked) -> LegWire:
+        """`POST /legs/{id}/source`: the source is locked; verify it and lock your leg."""
+        return await self._call("POST", f"/legs/{payment_id}/source", LegWire, body=report)
+
+    async def release(self, payment_id: str, release: Release) -> LegWire:
+        """`POST /legs/{id}/release`: a partner switch's outcome, with the preimage on credit."""
+        return await self._call("POST", f"/legs/{payment_id}/release", LegWire, body=release)
+
+    async def legs(self, payment_id: str) -> LegWire:
+        """`GET /legs/{id}`."""
+        return await self._call("GET", f"/legs/{payment_id}", LegWire)
 
 
 # ---- gathering -------------------------------------------------------------------------------

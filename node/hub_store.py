@@ -1,0 +1,197 @@
+"""The hub's durable state: the quotes it offered and every payment's stage.
+
+A payment row is written before each step that reaches outside the hub (accepting the quote,
+instructing the provider, sending the pacs.008, releasing the preimage), and each of those steps
+is idempotent at the other end, so a hub killed at any moment redoes at most the step it was in
+and ends where it would have ended. The preimage is stored with the payment before its hashlock
+leaves the hub: a preimage that is lost would leave the legs to refund, never to half-settle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
+from typing import Any, Final
+
+from sqlalchemy import BigInteger, Column, Engine, MetaData, Table, Text, select
+
+from bridges.iso20022 import TransactionStatus
+from node.database import Writer
+from node.fx_messages import QuoteWire
+from node.settlement_messages import Destination
+
+HUB_METADATA = MetaData()
+QUOTES = Table(
+    "hub_quotes", HUB_METADATA,
+    Column("id", Text, primary_key=True),  # the provider's quote id
+    Column("requester", Text, nullable=False),
+    Column("quote", Text, nullable=False),  # QuoteWire as the provider signed it
+    Column("destination", Text, nullable=False),  # Destination as resolved
+)
+PAYMENTS = Table(
+    "hub_payments", HUB_METADATA,
+    Column("id", Text, primary_key=True),
+    Column("quote_id", Text, nullable=False, unique=True),
+    Column("sender", Text, nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("preimage", Text, nullable=False),
+    Column("hashlock", Text, nullable=False),
+    Column("source_deadline_s", BigInteger, nullable=False),
+    Column("destination_deadline_s", BigInteger, nullable=False),
+    Column("pay_to", Text, nullable=False, default=""),
+    Column("source_tx_id", Text, nullable=False, default=""),
+    Column("destination_note_id", Text, nullable=False, default=""),
+    Column("code", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Column("created_at_s", BigInteger, nullable=False),
+    Column("updated_at_s", BigInteger, nullable=False),
+)
+PAYMENTS_PER_PASS_MAX: Final = 500  # payments one pass of the driver looks at
+
+
+class Stage(StrEnum):
+    """Where a payment is in the hub's work; the next step follows from it alone."""
+
+    ACCEPTING = "accepting"  # the provider is being asked to reserve
+    AWAITING_SOURCE = "awaiting_source"  # the sender has still to lock the source leg
+    SOURCE_REPORTED = "source_reported"  # the provider is to verify it and lock its leg
+    SWITCH_CREDIT = "switch_credit"  # the pacs.008 is (being) sent to the partner switch
+    RELEASING = "releasing"  # the outcome (and preimage) is being given to the provider
+    DESTINATION_LOCKED = "destination_locked"  # waiting for the receiver's claim or refund
+    DONE = "done"
+
+
+# A payment's status is a pacs.002 code: PDNG until the source is locked, ACWP while the
+# destination is under way, then ACCC, RJCT (each leg refunds to its payer) or BLCK.
+FINAL: Final = frozenset({TransactionStatus.ACCEPTED_CREDITOR_SETTLEMENT_COMPLETED,
+                          TransactionStatus.REJECTED, TransactionStatus.BLOCKED})
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedQuote:
+    """A quote the hub offered a sender, with the destination it was asked for."""
+
+    quote: QuoteWire
+    requester: str
+    destination: Destination
+
+
+@dataclass(frozen=True, slots=True)
+class HubPayment:
+    """One payment's row."""
+
+    id: str
+    quote_id: str
+    sender: str
+    stage: Stage
+    status: TransactionStatus
+    preimage: str
+    hashlock: str
+    source_deadline_s: int
+    destination_deadline_s: int
+    created_at_s: int
+    updated_at_s: int
+    pay_to: str = ""
+    source_tx_id: str = ""
+    destination_note_id: str = ""
+    code: str = ""
+    detail: str = ""
+
+
+_COLUMNS: Final = tuple(f.name for f in fields(HubPayment))
+
+
+class HubStore:
+    """The hub's tables; every write goes through the service's one writer."""
+
+    def __init__(self, engine: Engine, writer: Writer) -> None:
+        HUB_METADATA.create_all(engine)
+        self._engine = engine
+        self._writer = writer
+
+    async def offer(self, offered: OfferedQuote) -> None:
+        """Keep a quote offered to `offered.requester`."""
+        values = {"id": offered.quote.id, "requester": offered.requester,
+                  "quote": offered.quote.model_dump_json(),
+                  "destination": offered.destination.model_dump_json()}
+        await self._writer.write(lambda db: db.execute(QUOTES.insert(), values).rowcount)
+
+    async def offered(self, quote_id: str, requester: str) -> OfferedQuote | None:
+        """The quote `quote_id` if it was offered to `requester`."""
+        query = select(QUOTES).where(QUOTES.c.id == quote_id, QUOTES.c.requester == requester)
+        row = await asyncio.to_thread(self._one, query)
+        if row is None:
+            return None
+        return OfferedQuote(QuoteWire.model_validate_json(row["quote"]), row["requester"],
+                            Destination.model_validate_json(row["destination"]))
+
+    async def create(self, payment: HubPayment) -> HubPayment:
+        """Insert `payment`, or return the payment already made from its quote (one payment per
+        quote: a resent order finds the first)."""
+        def job(db: Any) -> HubPayment | None:
+            found = db.execute(select(PAYMENTS).where(
+                PAYMENTS.c.quote_id == payment.quote_id)).mappings().first()
+            if found is not None:
+                return _payment(found)
+            db.execute(PAYMENTS.insert(), _values(payment))
+            return None
+        existing = await self._writer.write(job)
+        return existing or payment
+
+    async def save(self, payment: HubPayment, **changes: Any) -> HubPayment:
+        """`payment` with `changes` (and the time of the change), stored."""
+        changed = replace(payment, **{"updated_at_s": int(time.time()), **changes})
+        values = {k: v for k, v in _values(changed).items() if k != "id"}
+        await self._writer.write(lambda db: db.execute(
+            PAYMENTS.update().where(PAYMENTS.c.id == payment.id), values).rowcount)
+        return changed
+
+    async def payment(self, payment_id: str) -> HubPayment | None:
+        """The payment `payment_id`."""
+        row = await asyncio.to_thread(self._one, select(PAYMENTS).where(
+            PAYMENTS.c.id == payment_id))
+        return None if row is None else _payment(row)
+
+    async def unfinished(self) -> list[HubPayment]:
+        """Payments the driver still has work on, oldest first."""
+        query = (select(PAYMENTS).where(PAYMENTS.c.stage != Stage.DONE.value)
+                 .order_by(PAYMENTS.c.created_at_s).limit(PAYMENTS_PER_PASS_MAX))
+        rows = await asyncio.to_thread(self._all, query)
+        return [_payment(row) for row in rows]
+
+    async def destination_of(self, payment: HubPayment) -> Destination:
+        """The destination the payment's quote was offered for."""
+        query = select(QUOTES.c.destination).where(QUOTES.c.id == payment.quote_id)
+        row = await asyncio.to_thread(self._one, query)
+        assert row is not None, "a payment is made from an offered quote"
+        return Destination.model_validate_json(row["destination"])
+
+    async def quote_of(self, payment: HubPayment) -> QuoteWire:
+        """The quote the payment settles."""
+        row = await asyncio.to_thread(self._one, select(QUOTES.c.quote).where(
+            QUOTES.c.id == payment.quote_id))
+        assert row is not None, "a payment is made from an offered quote"
+        return QuoteWire.model_validate_json(row["quote"])
+
+    def _one(self, query: Any) -> Any:
+        with self._engine.connect() as db:
+            return db.execute(query).mappings().first()
+
+    def _all(self, query: Any) -> list[Any]:
+        with self._engine.connect() as db:
+            return list(db.execute(query).mappings())
+
+
+def _values(payment: HubPayment) -> dict[str, Any]:
+    values = {name: getattr(payment, name) for name in _COLUMNS}
+    values["stage"], values["status"] = payment.stage.value, payment.status.value
+    return values
+
+
+def _payment(row: Any) -> HubPayment:
+    values = {name: row[name] for name in _COLUMNS}
+    values["stage"], values["status"] = Stage(row["stage"]), TransactionStatus(row["status"])
+    return HubPayment(**values)
