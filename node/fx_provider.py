@@ -5,8 +5,9 @@
 in the destination currency, signs it with the provider's key and keeps it durably before
 answering, so a quote that left the provider can later be honoured or refused by its id, even
 after a restart (`GET /quotes/{id}`, visible to the caller that asked for it alone). Requests are
-signed by the caller's key as on every Earmark node (`node.request_signing`); accepting and
-settling a quote are the hub's part.
+signed by the caller's key as on every Earmark node (`node.request_signing`). The hub accepts a
+quote for a payment and reports its legs to the settlement desk (`node.fx_settlement`), which
+reserves liquidity, locks the destination and claims the source.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from node.fx_quotes import (
     price_source,
     rate_at,
 )
+from node.fx_settlement import SettlementDesk
+from node.fx_settlement_store import SettlementBook
 from node.http_service import serve_app, service_app
 from node.idempotency import IdempotencyStore
 from node.metrics import Metrics
@@ -104,15 +107,20 @@ class FxProviderService:
         self.idempotency = IdempotencyStore(self.engine, self._writer)
         self._clock = clock
         self._pricing = {(c.source, c.destination): c.pricing() for c in config.corridors}
+        self.settlement = SettlementDesk(config, SettlementBook(self.engine, self._writer),
+                                         self.quotes, clock)
         self.api = Api(f"Earmark FX provider {config.name}", API_VERSION,
-                       "An FX provider's rates and firm quotes (docs/fx.md).")
+                       "An FX provider's rates, firm quotes and their settlement (docs/fx.md).")
         self._declare()
+        self.settlement.declare(self.api)
 
     async def start(self) -> None:
-        """Nothing runs in the background: quotes are priced on request."""
+        """Open the ledgers and start the settlement loop."""
+        await self.settlement.start()
 
     async def close(self) -> None:
-        """Commit what is queued and release the database."""
+        """Stop the settlement loop, commit what is queued and release the database."""
+        await self.settlement.close()
         await asyncio.to_thread(self._writer.close)
         self.engine.dispose()
 
@@ -205,8 +213,13 @@ class FxProviderService:
 def build_fx_app(config: FxProviderConfig,
                  clock: Callable[[], float] = time.time) -> web.Application:
     """The application: the provider's operations plus /healthz, /metrics, /openapi.json, /docs."""
-    metrics = Metrics(ROLE)
-    return service_app(FxProviderService(config, clock), metrics, {
+    return fx_app(FxProviderService(config, clock))
+
+
+def fx_app(service: FxProviderService) -> web.Application:
+    """The application serving `service` (tests keep the service to drive its settlement)."""
+    config = service.config
+    return service_app(service, Metrics(ROLE), {
         "role": ROLE, "name": config.name, "key": config.key.participant})
 
 

@@ -20,13 +20,16 @@ from engine.keys import KeyPair
 from node.config import Hex64, Name, database_near, read
 from node.fx_messages import CORRIDORS_MAX
 from node.fx_quotes import AMOUNT_MINOR_MAX, TIERS_MAX, Pricing, Tier
-from node.messages import Account, Currency
+from node.messages import Account, Currency, TokenWire
 
 # Rates are published to at most 12 decimals and percentages to 4, so every rate the arithmetic
 # derives is an exact decimal of a few dozen digits.
 RateText = Annotated[str, Field(pattern=r"^[0-9]{1,12}(\.[0-9]{1,12})?$")]
 PercentText = Annotated[str, Field(pattern=r"^[0-9]{1,2}(\.[0-9]{1,4})?$")]
 QUOTE_VALID_S_MAX: Final = 3_600  # a quote binds the provider for at most an hour
+MARGIN_S_MAX: Final = 24 * 3600  # a bank refuses a lock deadline further ahead than a day
+POLL_INTERVAL_S_MAX: Final = 60.0
+LINKS_MAX: Final = 64  # ledgers or chain routes one provider settles on
 
 
 class TierConfig(BaseModel):
@@ -78,6 +81,26 @@ class CorridorConfig(BaseModel):
                        self.fee_minimum_minor)
 
 
+class LedgerLink(BaseModel):
+    """An Earmark ledger the provider settles on: its central node and the central bank's key.
+    The provider is a participant there (role `fx_provider`) under its own key."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    key: Hex64
+
+
+class ChainRoute(BaseModel):
+    """A stablecoin chain reached through an EVM bridge on the ledger of `currency`: the
+    destination leg is a lock of `token` to the bridge, naming the receiver's address."""
+
+    model_config = ConfigDict(extra="forbid")
+    bridge: Hex64  # the bridge's participant key on that ledger
+    bridge_name: Name
+    currency: Currency
+    token: TokenWire
+
+
 class FxProviderConfig(BaseModel):
     """Everything `earmark fx run` needs."""
 
@@ -90,6 +113,15 @@ class FxProviderConfig(BaseModel):
     accounts: dict[Currency, Account] = Field(default_factory=dict)  # where it is paid
     corridors: list[CorridorConfig] = Field(min_length=1, max_length=CORRIDORS_MAX)
     liquidity_minor: dict[Currency, Annotated[int, Field(ge=0, le=AMOUNT_MINOR_MAX)]]
+    # Settlement (node.fx_settlement): the ledgers by currency, the chain routes by the system
+    # name the hub gives them, and the deadlines' room.
+    ledgers: dict[Currency, LedgerLink] = Field(default_factory=dict, max_length=LINKS_MAX)
+    chains: dict[Name, ChainRoute] = Field(default_factory=dict, max_length=LINKS_MAX)
+    # The destination leg ends at least this long before the source leg: once the preimage
+    # shows on the destination, the provider has this long to claim the source.
+    margin_s: int = Field(default=300, ge=0, le=MARGIN_S_MAX)
+    window_min_s: int = Field(default=60, ge=0, le=MARGIN_S_MAX)  # least time to lock in
+    poll_interval_s: float = Field(default=0.5, gt=0, le=POLL_INTERVAL_S_MAX)
 
     @field_validator("corridors")
     @classmethod

@@ -216,7 +216,9 @@ def test_the_openapi_document_describes_the_quote_operations(tmp_path: Path) -> 
         async with (provider(config) as url, aiohttp.ClientSession() as session,
                     session.get(f"{url}/openapi.json") as answer):
             document = await answer.json()
-        assert set(document["paths"]) == {"/rates", "/quotes", "/quotes/{id}"}
+        assert set(document["paths"]) == {"/rates", "/quotes", "/quotes/{id}", "/acceptances",
+                                          "/legs/{payment_id}", "/legs/{payment_id}/source",
+                                          "/legs/{payment_id}/release"}
         assert {"QuoteRequest", "QuoteWire", "RateSheetWire"} <= set(
             document["components"]["schemas"])
 

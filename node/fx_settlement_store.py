@@ -1,0 +1,175 @@
+"""The FX provider's settlement records: one row per accepted payment, its reservation and legs.
+
+The table lives on a metadata of its own beside the provider's quotes (created by the service,
+never by the node's migrations). Every write goes through the provider's single `Writer`, so a
+write that reads before it inserts (`reserve`: the liquidity check and the reservation) runs
+alone against every other write: two acceptances can never both fit into the same liquidity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Final
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    select,
+)
+from sqlalchemy.engine import Connection
+
+from node.database import Writer
+from node.errors import conflict, unprocessable
+from node.settlement_messages import AcceptanceRequest, LegStatus
+
+# A reservation stops counting against liquidity once nothing left the provider for good.
+RELEASED: Final = frozenset({LegStatus.REFUNDED, LegStatus.REFUSED})
+# The payments the settlement loop still drives.
+DRIVEN: Final = (LegStatus.ACCEPTED, LegStatus.SOURCE_LOCKED, LegStatus.DESTINATION_LOCKED,
+                 LegStatus.DESTINATION_CLAIMED)
+
+SETTLEMENT_METADATA = MetaData()
+SETTLEMENTS = Table(
+    "fx_settlements", SETTLEMENT_METADATA,
+    Column("payment_id", Text, primary_key=True),
+    Column("quote_id", Text, nullable=False, unique=True),  # a quote backs one payment
+    Column("requester", Text, nullable=False),  # the hub key that accepted
+    Column("status", Text, nullable=False),
+    Column("source_currency", Text, nullable=False),
+    Column("source_minor", BigInteger, nullable=False),
+    Column("destination_currency", Text, nullable=False),
+    Column("reserved_minor", BigInteger, nullable=False),
+    Column("accepted_at_s", BigInteger, nullable=False),
+    Column("request", LargeBinary, nullable=False),  # the AcceptanceRequest as it came
+    Column("source_note_id", Text, unique=True),  # a source note backs one payment
+    Column("destination_signed", LargeBinary),  # the signed destination lock, before submitting
+    Column("destination_note_id", Text),
+    Column("preimage", Text),  # stored before the source is claimed with it
+    Column("code", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """One payment's row: its reservation, what is known of each leg, and why it ended."""
+
+    payment_id: str
+    quote_id: str
+    requester: str
+    status: LegStatus
+    source_currency: str
+    source_minor: int
+    destination_currency: str
+    reserved_minor: int
+    accepted_at_s: int
+    request: bytes
+    source_note_id: str | None = None
+    destination_signed: bytes | None = None
+    destination_note_id: str | None = None
+    preimage: str | None = None
+    code: str = ""
+    detail: str = ""
+
+    @property
+    def terms(self) -> AcceptanceRequest:
+        """The accepted request: hashlock, deadlines and destination."""
+        return AcceptanceRequest.model_validate_json(self.request)
+
+
+class SettlementBook:
+    """The settlement rows, read directly and written through the provider's writer."""
+
+    def __init__(self, engine: Engine, writer: Writer) -> None:
+        SETTLEMENT_METADATA.create_all(engine)
+        self._engine = engine
+        self._writer = writer
+
+    async def reserve(self, row: Settlement, liquidity_minor: int) -> Settlement:
+        """Insert `row` if its quote is not taken and its credit fits `liquidity_minor` beside
+        the live reservations of its currency; the stored row if this very payment was accepted
+        before. Refusals: `quote_taken`, `payment_exists` (409), `liquidity_exceeded` (422)."""
+        def job(db: Connection) -> Settlement:
+            taken = _taken(db, row)
+            if taken is not None:
+                return taken
+            reserved = db.execute(select(func.coalesce(func.sum(SETTLEMENTS.c.reserved_minor), 0))
+                                  .where(SETTLEMENTS.c.destination_currency
+                                         == row.destination_currency,
+                                         SETTLEMENTS.c.status.not_in(list(RELEASED)))).scalar()
+            if int(reserved or 0) + row.reserved_minor > liquidity_minor:
+                raise unprocessable("liquidity_exceeded", f"{reserved} of {liquidity_minor} "
+                                    f"minor units of {row.destination_currency} are reserved; "
+                                    f"{row.reserved_minor} more do not fit")
+            db.execute(SETTLEMENTS.insert(), _values(row))
+            return row
+        return await self._writer.write(job)
+
+    def by_payment(self, payment_id: str) -> Settlement | None:
+        """The row of `payment_id`, if accepted."""
+        return self._one(SETTLEMENTS.c.payment_id == payment_id)
+
+    def by_quote(self, quote_id: str) -> Settlement | None:
+        """The payment that accepted `quote_id`, if any."""
+        return self._one(SETTLEMENTS.c.quote_id == quote_id)
+
+    def by_source_note(self, note: str) -> Settlement | None:
+        """The payment that `note` already backs, if any."""
+        return self._one(SETTLEMENTS.c.source_note_id == note)
+
+    def driven(self) -> list[Settlement]:
+        """The payments still moving, oldest first (a stuck one keeps its `code`, not its turn)."""
+        query = (select(SETTLEMENTS).where(SETTLEMENTS.c.status.in_(list(DRIVEN)),
+                                           SETTLEMENTS.c.code == "")
+                 .order_by(SETTLEMENTS.c.accepted_at_s, SETTLEMENTS.c.payment_id))
+        with self._engine.connect() as db:
+            return [_row(r._mapping) for r in db.execute(query)]
+
+    async def update(self, row: Settlement, **values: Any) -> Settlement:
+        """Store `values` on `row`; returns the row as stored."""
+        changed = replace(row, **values)
+        stored = {k: v for k, v in _values(changed).items() if k in values}
+        await self._writer.write(lambda db: db.execute(
+            SETTLEMENTS.update().where(SETTLEMENTS.c.payment_id == row.payment_id),
+            stored).rowcount)
+        return changed
+
+    def _one(self, condition: Any) -> Settlement | None:
+        with self._engine.connect() as db:
+            found = db.execute(select(SETTLEMENTS).where(condition)).first()
+        return _row(found._mapping) if found is not None else None
+
+
+def _taken(db: Connection, row: Settlement) -> Settlement | None:
+    """The stored acceptance of this same payment and quote, or a refusal if either is taken."""
+    found = db.execute(select(SETTLEMENTS).where(
+        (SETTLEMENTS.c.quote_id == row.quote_id)
+        | (SETTLEMENTS.c.payment_id == row.payment_id))).first()
+    if found is None:
+        return None
+    stored = _row(found._mapping)
+    same = (stored.payment_id, stored.quote_id, stored.requester, stored.terms) == (
+        row.payment_id, row.quote_id, row.requester, row.terms)
+    if same:
+        return stored
+    if stored.quote_id == row.quote_id:
+        raise conflict("quote_taken", f"quote {row.quote_id} is accepted for another payment")
+    raise conflict("payment_exists", f"payment {row.payment_id} accepted another quote")
+
+
+def _values(row: Settlement) -> dict[str, Any]:
+    values = asdict(row)
+    values["status"] = row.status.value
+    return values
+
+
+def _row(mapping: Any) -> Settlement:
+    values = dict(mapping)
+    values["status"] = LegStatus(values["status"])
+    return Settlement(**values)
