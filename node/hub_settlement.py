@@ -58,7 +58,6 @@ from node.settlement_messages import (
 
 log = logging.getLogger("earmark.hub")
 CONCURRENT_PAYMENTS_MAX: Final = 16  # payments one pass advances at once
-HUB_UETR_NAMESPACE: Final = uuid.UUID("6f1c1d0e-2b7a-4f5e-9a43-5d2f0c3b7e11")
 ACCC: Final = TransactionStatus.ACCEPTED_CREDITOR_SETTLEMENT_COMPLETED
 ACWP: Final = TransactionStatus.ACCEPTED_WITHOUT_POSTING
 RJCT: Final = TransactionStatus.REJECTED
@@ -281,12 +280,13 @@ class SettlementDriver:
         switch_agent = FinancialInstitution(other_id=switch.agent_id, country=switch.country)
         now = datetime.now(UTC)
         amount = money(quote.destination.amount_minor, quote.destination.currency)
-        # Message id, end-to-end id and UETR are functions of the payment, so a resend after a
-        # crash is the same message and the switch moves the money once.
+        # Message id, end-to-end id and UETR are functions of the payment (its id is 128 random
+        # bits: with the version bits set, a UUID v4), so a resend after a crash is the same
+        # message and the switch moves the money once.
         return CreditTransfer(
             message_id=f"HUB-{payment.id}"[:35], created_at=now,
             end_to_end_id=f"E2E-{payment.id}"[:35],
-            uetr=uuid.uuid5(HUB_UETR_NAMESPACE, payment.id), settlement_amount=amount,
+            uetr=uuid.UUID(hex=payment.id, version=4), settlement_amount=amount,
             settlement_date=now.date(), charge_bearer=ChargeBearer.SHARED,
             instructing_agent=agent, instructed_agent=switch_agent,
             debtor=Party(name=quote.provider), debtor_agent=agent,

@@ -1,0 +1,236 @@
+"""The hub's cross-border payments, end to end over real services served in-process.
+
+Method: `hub_world` serves the ledger (KHR and KZT), the bank aba, a PromptPay switch stand-in,
+two FX providers and the hub, each with its real background loop; the sender dara scans a QR
+code or names a wallet, takes the hub's best quote, locks the source leg through her bank and
+reports it (`node.hub_client.pay_abroad`). Each story checks the hub's status and every ledger
+and switch balance that the payment moved, or did not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from hub_world import (
+    BOB,
+    DARA,
+    NOODLES,
+    TEA_SHOP,
+    HubWorld,
+    hub_world,
+    provider_key,
+)
+
+from bridges.qr import QrRequest, encode
+from engine.encoding import note_id
+from engine.ids import TxId
+from node.client import ClientError
+from node.fx_quotes import Fixed
+from node.hub_client import lock_source, pay_abroad
+from node.hub_messages import HubQuoteRequest, HubQuoteWire
+from node.messages import SettlementRequest
+from node.partner_switch_client import PartnerSwitchClient
+from node.payee_resolution import ResolveRequest
+from node.settlement_messages import Destination
+
+SETTLE_WAIT_S = 20.0
+
+
+def run(tmp_path: Path, story: Callable[[HubWorld], Awaitable[None]], **settings: Any) -> None:
+    """Run `story` in a fresh world."""
+    async def main() -> None:
+        async with hub_world(tmp_path, **settings) as made:
+            await story(made)
+    asyncio.run(main())
+
+
+async def switch_balance(made: HubWorld, account: str) -> int:
+    """An account's balance at the partner switch."""
+    async with PartnerSwitchClient(made.switch_url) as switch:
+        return (await switch.account(account)).balance_minor
+
+
+async def quote(made: HubWorld, destination: Destination, amount_minor: int,
+                fixed: Fixed = Fixed.DESTINATION) -> HubQuoteWire:
+    """dara's best quote toward `destination`."""
+    async with made.hub() as hub:
+        return await hub.quote(HubQuoteRequest(source_currency="KHR", destination=destination,
+                                               fixed=fixed, amount_minor=amount_minor))
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Wait until `check` holds (the services' loops settle in the background)."""
+    deadline = time.monotonic() + SETTLE_WAIT_S
+    while not await check():
+        assert time.monotonic() < deadline, f"not within {SETTLE_WAIT_S} s: {what}"
+        await asyncio.sleep(0.1)
+
+
+def test_a_promptpay_qr_is_paid_through_the_best_quote(tmp_path: Path) -> None:
+    """dara scans the tea shop's PromptPay QR: the hub confirms the payee with a masked name,
+    picks acleda-fx's cheaper quote and shows every line; the switch credits exactly the
+    quoted baht (ACCC), and the provider then claims exactly the quoted riel."""
+    async def story(made: HubWorld) -> None:
+        payload = encode(QrRequest(scheme="promptpay",
+                                   account={"promptpay_mobile": "0812345678"},
+                                   amount="150.00"))
+        async with made.hub() as hub:
+            payee = await hub.resolve(ResolveRequest(proxy=payload))
+        assert (payee.display_name, payee.amount_minor) == ("S*** T*** Co., Ltd.", 15_000)
+        offer = await quote(made, payee.destination, 15_000)
+        assert offer.quote.provider == "acleda-fx"
+        assert offer.lines[0].startswith("debited: ") and "fee (provider)" in offer.lines[3]
+        debit = offer.quote.source.amount_minor
+        dara_before = await made.held(DARA.participant, "KHR")
+        async with made.hub() as hub, made.bank() as bank:
+            paid = await pay_abroad(hub, bank, offer.quote.id, timeout_s=SETTLE_WAIT_S)
+        assert (paid.status, paid.code) == ("ACCC", "")
+        assert await switch_balance(made, TEA_SHOP) == 15_000
+        assert await switch_balance(made, "fx-acleda-fx") == 5_000_000 - 15_000
+        assert await made.held(DARA.participant, "KHR") == dara_before - debit
+        acleda = provider_key("acleda-fx").participant
+
+        async def provider_claimed() -> bool:
+            return await made.held(acleda, "KHR") == debit
+        await eventually(provider_claimed, "the provider claims the source leg")
+    run(tmp_path, story)
+
+
+def test_a_wallet_on_another_ledger_is_paid_against_its_claim(tmp_path: Path) -> None:
+    """dara pays bob's KZT wallet: the provider locks bob's leg (ACWP), bob alone learns the
+    preimage from the hub and claims it through his bank, the hub reports ACCC and the
+    provider claims dara's riel with the preimage bob's claim published."""
+    async def story(made: HubWorld) -> None:
+        destination = Destination(kind="ledger", system="kzt-ledger", account=BOB.participant)
+        offer = await quote(made, destination, 50_000)
+        async with made.hub() as hub, made.bank() as bank:
+            ordered = await hub.order(offer.quote.id)
+            locked = await lock_source(bank, ordered)
+            reported = await hub.report_source(ordered.id, locked.tx_id)
+        assert reported.status == "ACWP" and reported.destination_note_id
+        assert reported.preimage is None  # the sender is not the one who claims
+        async with made.hub(BOB) as hub, made.bank(BOB) as bank:
+            seen = await hub.payment(ordered.id)
+            assert seen.preimage is not None
+            claimed = await bank.settle(SettlementRequest(
+                note_id=seen.destination_note_id or "", preimage=seen.preimage))
+            assert claimed.status == "committed"
+        async with made.hub() as hub:
+            final = await hub.wait(ordered.id, SETTLE_WAIT_S)
+        assert final.status == "ACCC"
+        assert await made.held(BOB.participant, "KZT") == 50_000
+        acleda = provider_key(offer.quote.provider).participant
+
+        async def provider_claimed() -> bool:
+            return await made.held(acleda, "KHR") == offer.quote.source.amount_minor
+        await eventually(provider_claimed, "the provider claims the source leg")
+    run(tmp_path, story)
+
+
+def test_a_blocked_merchant_is_final_and_a_rejection_refunds_the_sender(tmp_path: Path
+                                                                        ) -> None:
+    """The switch holds a payment to a blocked merchant (BLCK: the provider paid, so it claims
+    the source); it rejects one to an unknown account (RJCT, AC03 or BE23): the provider keeps
+    its baht and dara refunds her riel from the source deadline on."""
+    async def story(made: HubWorld) -> None:
+        blocked = await quote(made, Destination(kind="switch", system="promptpay",
+                                                account=NOODLES), 10_000)
+        async with made.hub() as hub, made.bank() as bank:
+            held = await pay_abroad(hub, bank, blocked.quote.id, timeout_s=SETTLE_WAIT_S)
+        assert held.status == "BLCK"
+        assert await switch_balance(made, "held-for-blocked-merchants") == 10_000
+
+        unknown = await quote(made, Destination(kind="switch", system="promptpay",
+                                                account="9999999999"), 10_000)
+        dara_before = await made.held(DARA.participant, "KHR")
+        async with made.hub() as hub, made.bank() as bank:
+            rejected = await pay_abroad(hub, bank, unknown.quote.id, timeout_s=SETTLE_WAIT_S)
+        assert rejected.status == "RJCT" and rejected.code == "AC03", rejected
+        provider = f"fx-{unknown.quote.provider}"
+        assert await switch_balance(made, provider) == 5_000_000 - (
+            10_000 if unknown.quote.provider == blocked.quote.provider else 0)
+        await asyncio.sleep(max(0.0, rejected.pay.lock.deadline_s - time.time() + 1))
+        async with made.bank() as bank:
+            refunded = await bank.settle(SettlementRequest(
+                note_id=_source_note(rejected.source_tx_id or ""), preimage=None))
+        assert refunded.status == "committed"
+        assert await made.held(DARA.participant, "KHR") == dara_before
+    run(tmp_path, story, source_window_s=6, margin_s=3)
+
+
+def _source_note(tx_id: str) -> str:
+    """The locked note the source transaction made (its first output)."""
+    return str(note_id(TxId(tx_id), 0))
+
+
+def test_the_next_provider_serves_when_the_best_is_offline(tmp_path: Path) -> None:
+    """With acleda-fx (the cheaper) not answering, the hub reports it skipped and wing-fx's
+    quote is chosen and settles."""
+    async def story(made: HubWorld) -> None:
+        await made.stop_provider("acleda-fx")
+        offer = await quote(made, Destination(kind="switch", system="promptpay",
+                                              account=TEA_SHOP), 20_000)
+        assert offer.quote.provider == "wing-fx"
+        assert [(s.provider, s.why) for s in offer.skipped] == [("acleda-fx", "error")]
+        async with made.hub() as hub, made.bank() as bank:
+            paid = await pay_abroad(hub, bank, offer.quote.id, timeout_s=SETTLE_WAIT_S)
+        assert paid.status == "ACCC"
+        assert await switch_balance(made, "fx-wing-fx") == 5_000_000 - 20_000
+    run(tmp_path, story)
+
+
+def test_an_expired_quote_is_refused(tmp_path: Path) -> None:
+    """An order after the quote's expiry is refused with `quote_expired` and nothing is
+    reserved or locked."""
+    async def story(made: HubWorld) -> None:
+        offer = await quote(made, Destination(kind="switch", system="promptpay",
+                                              account=TEA_SHOP), 20_000)
+        made.clock.offset_s = offer.quote.expires_at_s - time.time() + 1
+        async with made.hub() as hub:
+            try:
+                await hub.order(offer.quote.id)
+            except ClientError as error:
+                assert (error.status, error.code) == (422, "quote_expired")
+            else:
+                raise AssertionError("an expired quote was accepted")
+    run(tmp_path, story)
+
+
+def test_concurrent_payments_never_overdraw_a_providers_liquidity(tmp_path: Path) -> None:
+    """Twelve orders of 300 000 THB at once against acleda-fx's 2 000 000 THB of liquidity:
+    exactly six are accepted, the others are refused with `liquidity_exceeded`."""
+    async def story(made: HubWorld) -> None:
+        await made.stop_provider("wing-fx")
+        destination = Destination(kind="switch", system="promptpay", account=TEA_SHOP)
+        offers = [await quote(made, destination, 300_000) for _ in range(12)]
+        async with made.hub() as hub:
+            answers = await asyncio.gather(*(hub.order(o.quote.id) for o in offers),
+                                           return_exceptions=True)
+        accepted = [a for a in answers if not isinstance(a, BaseException)]
+        refused = [a for a in answers if isinstance(a, ClientError)]
+        assert len(accepted) == 6, answers
+        assert {e.code for e in refused} == {"liquidity_exceeded"} and len(refused) == 6
+    run(tmp_path, story)
+
+
+def test_strangers_learn_nothing_of_a_payment(tmp_path: Path) -> None:
+    """Only the sender (and a ledger leg's receiver) may read a payment or report its source."""
+    async def story(made: HubWorld) -> None:
+        offer = await quote(made, Destination(kind="switch", system="promptpay",
+                                              account=TEA_SHOP), 1_000)
+        async with made.hub() as hub:
+            ordered = await hub.order(offer.quote.id)
+        async with made.hub(BOB) as stranger:
+            for call in (stranger.payment(ordered.id),
+                         stranger.report_source(ordered.id, "0" * 64)):
+                try:
+                    await call
+                except ClientError as error:
+                    assert error.status == 403
+                else:
+                    raise AssertionError("a stranger read or reported a payment")
+    run(tmp_path, story)
