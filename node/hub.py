@@ -22,7 +22,8 @@ from typing import Final
 from aiohttp import web
 
 from bridges.iso20022 import TransactionStatus
-from dsl.evaluate import CompiledCorridor
+from dsl.evaluate import CompiledCorridor, CompiledPolicy
+from dsl.facts import Party
 from dsl.phases import CompiledContract
 from node.api import Api, Call
 from node.client import ClientError
@@ -47,7 +48,7 @@ from node.idempotency import IdempotencyStore
 from node.messages import LockRequest
 from node.metrics import Metrics
 from node.payee_resolution import ResolvedPayee, ResolveRequest, resolve
-from node.quote_selection import Judge, ProviderEndpoint, Selection, select_quote
+from node.quote_selection import Judge, ProviderEndpoint, Selection, SpentToken, select_quote
 from node.settlement_messages import Destination, SourceLocked
 
 API_VERSION: Final = "1.0.0"
@@ -71,6 +72,7 @@ class HubService:
         self.driver = SettlementDriver(config, self.store, self.links)
         self.corridors = compile_corridors(config)
         self._clock = clock
+        self._policies: dict[tuple[str, str], CompiledPolicy] = {}
         self._driving: asyncio.Task[None] | None = None
         self.api = Api(f"Earmark hub {config.name}", API_VERSION,
                        "The cross-border hub: payees, FX quotes and atomic settlement "
@@ -137,11 +139,12 @@ class HubService:
         if self.config.ledger_of(request.source_currency) is None:
             raise unprocessable("system_unknown", f"no Earmark ledger of "
                                 f"{request.source_currency} is connected")
-        selection = await select_quote(
-            self._endpoints(request.destination), asked, self.key,
-            Judge(corridor=self.corridors.get((asked.source_currency,
-                                               asked.destination_currency))),
-            int(self._clock()), timeout_s=self.config.quote_timeout_s)
+        now_s = int(self._clock())
+        judge = Judge(corridor=self.corridors.get((asked.source_currency,
+                                                   asked.destination_currency)),
+                      token=await self._spent(request, call.signed_by(), now_s))
+        selection = await select_quote(self._endpoints(request.destination), asked, self.key,
+                                       judge, now_s, timeout_s=self.config.quote_timeout_s)
         await self.store.offer(OfferedQuote(selection.chosen, call.signed_by(),
                                             request.destination))
         return quote_wire(selection, request.destination)
@@ -200,6 +203,26 @@ class HubService:
             return chain_ledger.currency
         raise unprocessable("system_unknown", f"no {destination.kind} system "
                             f"{destination.system} is connected")
+
+    async def _spent(self, request: HubQuoteRequest, sender: str,
+                     now_s: int) -> SpentToken | None:
+        """The spent token's policy, from the contract deployed on the source ledger: its
+        `convert` rules judge every quote. The hub knows the sender by key alone, and judges
+        the spend as of now."""
+        token = request.token
+        if token is None:
+            return None
+        found = self._policies.get((token.contract, token.token))
+        if found is None:
+            ledger = self.links.ledgers[request.source_currency]
+            deployed = await ledger.contract(token.contract)
+            contract = CompiledContract(deployed.source or "", f"contract {deployed.name}")
+            if token.token not in contract.policies:
+                raise unprocessable("token_unknown", f"contract {deployed.name} has no token "
+                                    f"{token.token}")
+            found = self._policies[(token.contract, token.token)] = (
+                contract.policies[token.token])
+        return SpentToken(found, Party(id=sender, role="individual"), issued_at_s=now_s)
 
     def _endpoints(self, destination: Destination) -> list[ProviderEndpoint]:
         """The providers that can credit the destination (at a switch: those with an account

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from node.fx_messages import QuoteId, QuoteWire
 from node.fx_quotes import Fixed
-from node.messages import AmountMinor, Currency, LockRequest, Name, Strict
+from node.messages import AmountMinor, Currency, LockRequest, Name, Strict, TokenWire
 from node.settlement_messages import Destination, PaymentId
 
 
@@ -26,6 +26,8 @@ class HubQuoteRequest(Strict):
     destination: Destination
     fixed: Fixed
     amount_minor: AmountMinor
+    token: TokenWire | None = Field(default=None, description="the earmarked token spent, "
+                                    "whose `convert` rules the quote must pass")
 
 
 class RefusedQuoteWire(BaseModel):

@@ -43,7 +43,7 @@ from bridges.iso20022 import (
     money,
 )
 from node.bridge_service import BridgeClient
-from node.client import NO_ANSWER, ClientError
+from node.client import NO_ANSWER, ClientError, HttpSession, NodeClient
 from node.hub_config import HubConfig
 from node.hub_store import HubPayment, HubStore, Stage
 from node.partner_switch_client import PartnerSwitchClient
@@ -86,6 +86,7 @@ class Links:
     providers: dict[str, FxClient]
     switches: dict[str, PartnerSwitchClient]
     bridges: dict[str, BridgeClient]
+    ledgers: dict[str, NodeClient]
 
     @classmethod
     def of(cls, config: HubConfig) -> Links:
@@ -93,18 +94,21 @@ class Links:
         key = config.key
         return cls({p.name: FxClient(p.url, key) for p in config.providers},
                    {s.name: PartnerSwitchClient(s.url) for s in config.switches},
-                   {c.name: BridgeClient(c.bridge_url, key) for c in config.chains})
+                   {c.name: BridgeClient(c.bridge_url, key) for c in config.chains},
+                   {ledger.currency: NodeClient(ledger.url, key) for ledger in config.ledgers})
+
+    def _all(self) -> list[HttpSession]:
+        return [*self.providers.values(), *self.switches.values(), *self.bridges.values(),
+                *self.ledgers.values()]
 
     async def open(self) -> None:
         """Open every connection."""
-        for link in (*self.providers.values(), *self.switches.values(),
-                     *self.bridges.values()):
+        for link in self._all():
             await link.__aenter__()
 
     async def close(self) -> None:
         """Close every connection."""
-        for link in (*self.providers.values(), *self.switches.values(),
-                     *self.bridges.values()):
+        for link in self._all():
             await link.close()
 
 

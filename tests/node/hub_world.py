@@ -43,7 +43,7 @@ from node.partner_switch_config import (
 
 HUB = key("hub")
 DARA, BOB = key("dara"), key("bob")
-PROVIDERS = {"acleda-fx": ("0.0081", "0.5", "ACLDFXTH"), "wing-fx": ("0.0080", "0.7", "WINGFXTH")}
+PROVIDERS = {"acleda-fx": ("0.0081", "0.4", "ACLDFXTH"), "wing-fx": ("0.0080", "0.7", "WINGFXTH")}
 PROVIDER_KZT = 2_000_000  # what aba pays each provider to lock destination legs from
 SWITCH_THB = 5_000_000  # each provider's opening balance at the switch
 LIQUIDITY = {"KZT": 1_000_000, "THB": 2_000_000}

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bank_network import key
 from hub_world import (
     BOB,
     DARA,
@@ -32,7 +33,7 @@ from node.client import ClientError
 from node.fx_quotes import Fixed
 from node.hub_client import lock_source, pay_abroad
 from node.hub_messages import HubQuoteRequest, HubQuoteWire
-from node.messages import SettlementRequest
+from node.messages import ContractUpload, RegisterParticipant, SettlementRequest, TokenWire
 from node.partner_switch_client import PartnerSwitchClient
 from node.payee_resolution import ResolveRequest
 from node.settlement_messages import Destination
@@ -233,4 +234,53 @@ def test_strangers_learn_nothing_of_a_payment(tmp_path: Path) -> None:
                     assert error.status == 403
                 else:
                     raise AssertionError("a stranger read or reported a payment")
+    run(tmp_path, story)
+
+
+CORRIDOR = Path(__file__).parents[2] / "contracts" / "khr_thb_corridor.earmark"
+KHR_VOUCHER = '''contract khr_travel_voucher version 1
+  "Riel that may be spent abroad through wing-fx only."
+
+token TRAVEL {
+  currency KHR
+  issuer "ministry"
+}
+
+policy TRAVEL {
+  allow transfer
+  allow convert to {THB} via {"wing-fx"}
+}
+'''
+
+
+def test_the_corridor_contract_refuses_a_provider_it_does_not_list(tmp_path: Path) -> None:
+    """With `khr_thb_corridor` in the hub's registry, wing-fx (not listed, fee above 0.50 %)
+    is refused by the corridor's rule and acleda-fx is chosen."""
+    async def story(made: HubWorld) -> None:
+        offer = await quote(made, Destination(kind="switch", system="promptpay",
+                                              account=TEA_SHOP), 10_000)
+        assert offer.quote.provider == "acleda-fx"
+        assert [(r.provider, r.contract) for r in offer.refused] == [
+            ("wing-fx", "khr_thb_corridor")]
+    run(tmp_path, story, corridors=[CORRIDOR])
+
+
+def test_the_spent_tokens_convert_rules_choose_the_provider(tmp_path: Path) -> None:
+    """A token whose `convert` rule allows wing-fx alone makes the hub refuse acleda-fx's
+    cheaper quote by the token's rule (fetched from the contract deployed on the ledger)."""
+    async def story(made: HubWorld) -> None:
+        ministry = key("ministry")
+        async with made.central() as central:
+            await central.register_participant(RegisterParticipant(
+                name="ministry", role="agency", key=ministry.participant))
+        async with made.central(ministry) as agency:
+            deployed = await agency.upload_contract(ContractUpload(source=KHR_VOUCHER))
+        async with made.hub() as hub:
+            offer = await hub.quote(HubQuoteRequest(
+                source_currency="KHR", fixed=Fixed.DESTINATION, amount_minor=10_000,
+                destination=Destination(kind="switch", system="promptpay", account=TEA_SHOP),
+                token=TokenWire(contract=deployed.hash, token="TRAVEL")))
+        assert offer.quote.provider == "wing-fx"
+        assert [(r.provider, r.contract) for r in offer.refused] == [
+            ("acleda-fx", "khr_travel_voucher")]
     run(tmp_path, story)
