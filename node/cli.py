@@ -43,6 +43,7 @@ from node import config as node_config
 from node.bridge_cli import bridge_app
 from node.client import ClientError, Expected, NodeClient, check_prepared
 from node.config import CentralLink
+from node.devnet_cli import devnet
 from node.errors import NodeError
 from node.fx_cli import fx_app
 from node.hub_config import HubConfig, fresh_hub, load_hub
@@ -76,6 +77,7 @@ app.add_typer(qr_app, name="qr")
 app.add_typer(bridge_app, name="bridge")
 app.add_typer(partner_switch_app, name="partner-switch")
 app.add_typer(fx_app, name="fx")
+app.command("devnet")(devnet)
 
 # Markup is off by default: paths, facts and reasons are the user's text and print as written.
 _out = Console(highlight=False, soft_wrap=True, markup=False)

@@ -111,6 +111,12 @@ class ClientError(NodeError):
         return self.problem.extra
 
     @property
+    def transient(self) -> bool:
+        """Whether asking again may get another answer: no answer, a server error, or too
+        busy (a service restarting must not end the work of those that call it)."""
+        return self.status in (NO_ANSWER, 429) or self.status >= 500
+
+    @property
     def reason(self) -> str:
         """The deciding rule's reason, when the ledger refused."""
         return str(self.extra.get("reason", ""))

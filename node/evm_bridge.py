@@ -49,7 +49,7 @@ from engine.model import Output, SignedTransaction, TokenRef, Transaction
 from engine.wallet import sign
 from node.bridge_config import BridgeConfig
 from node.bridge_store import BridgeStore, DepositIntent, NoteIntent
-from node.client import NodeClient
+from node.client import ClientError, NodeClient
 from node.evm_swaps import SwapDesk
 from node.messages import (
     NotesQuery,
@@ -120,6 +120,10 @@ class EvmBridge:
                     log.info("pass: %s", report)
             except (ChainError, OSError) as problem:
                 log.warning("pass interrupted, retrying: %s", problem)
+            except ClientError as problem:
+                if not problem.transient:
+                    raise
+                log.warning("pass interrupted, the ledger will be asked again: %s", problem)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.config.poll_interval_s)
 

@@ -42,7 +42,7 @@ from node.hub_messages import (
     SkippedProviderWire,
     SystemsWire,
 )
-from node.hub_settlement import Links, SettlementDriver, transient
+from node.hub_settlement import Links, SettlementDriver
 from node.hub_store import HubPayment, HubStore, OfferedQuote, Stage
 from node.idempotency import IdempotencyStore
 from node.messages import LockRequest
@@ -180,7 +180,7 @@ class HubService:
         try:
             payment = await self.driver.report_source(payment, report.source_tx_id)
         except ClientError as error:
-            if not transient(error):
+            if not error.transient:
                 raise
         return await self._wire(payment, call.signed_by())
 

@@ -43,7 +43,7 @@ from bridges.iso20022 import (
     money,
 )
 from node.bridge_service import BridgeClient
-from node.client import NO_ANSWER, ClientError, HttpSession, NodeClient
+from node.client import ClientError, HttpSession, NodeClient
 from node.hub_config import HubConfig
 from node.hub_store import HubPayment, HubStore, Stage
 from node.partner_switch_client import PartnerSwitchClient
@@ -72,11 +72,6 @@ REFUSABLE: Final = frozenset({Stage.ACCEPTING, Stage.SOURCE_REPORTED, Stage.SWIT
 PROXY_TYPES: Final = frozenset(kind.value for kind in ProxyType)
 
 Step = Callable[[HubPayment], Awaitable[HubPayment]]
-
-
-def transient(error: ClientError) -> bool:
-    """Whether asking again may get another answer: no answer, a server error, or too busy."""
-    return error.status in (NO_ANSWER, 429) or error.status >= 500
 
 
 @dataclass
@@ -175,7 +170,7 @@ class SettlementDriver:
         try:
             return await self._steps[payment.stage](payment)
         except ClientError as error:
-            if transient(error) or payment.stage not in REFUSABLE:
+            if error.transient or payment.stage not in REFUSABLE:
                 # Once money may have moved on the destination side, only the systems' states
                 # decide the outcome: a refusal there is an operator's problem, not an RJCT.
                 log.warning("payment %s waits at %s: %s", payment.id, payment.stage, error)

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -32,27 +33,40 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@dataclass
-class NodeProcess:
-    """One `earmark node start` child process and the configuration it runs."""
+class ChildProcess(ABC):
+    """One `earmark ...` child process on 127.0.0.1: started, waited for until its /healthz
+    answers, stopped or killed. Subclasses say what to run (`arguments`), where it answers
+    (`url`) and under which name it is reported (`label`)."""
 
-    config: NodeConfig
-    config_path: Path
     log_path: Path
-    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _process: subprocess.Popen[bytes] | None
 
     @property
+    @abstractmethod
     def url(self) -> str:
-        """Where the node answers."""
-        return f"http://{self.config.host}:{self.config.port}"
+        """Where the service answers."""
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """The service's name, for errors."""
+
+    @property
+    @abstractmethod
+    def arguments(self) -> list[str]:
+        """The `earmark` command line that serves it (after `earmark`)."""
+
+    @property
+    def running(self) -> bool:
+        """Whether the process was started and has not exited."""
+        return self._process is not None and self._process.poll() is None
 
     def start(self) -> None:
         """Start the process and wait until /healthz answers."""
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "node", "start", "--config",
-             str(self.config_path)], stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            [sys.executable, "-m", "node.cli", *self.arguments], stdout=log,
+            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         log.close()
         self._wait_ready()
 
@@ -61,14 +75,14 @@ class NodeProcess:
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
                 raise NodeError(500, "node_exited", "Node did not start",
-                                f"{self.config.name} exited: see {self.log_path}")
+                                f"{self.label} exited: see {self.log_path}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1):
                     return
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
         raise NodeError(500, "node_not_ready", "Node did not start",
-                        f"{self.config.name} did not answer within {READY_TIMEOUT_S} s")
+                        f"{self.label} did not answer within {READY_TIMEOUT_S} s")
 
     def stop(self) -> int:
         """SIGTERM, as an operator stops it; returns the exit status."""
@@ -88,3 +102,55 @@ class NodeProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             return process.wait()
+
+
+@dataclass
+class NodeProcess(ChildProcess):
+    """One `earmark node start` child process and the configuration it runs."""
+
+    config: NodeConfig
+    config_path: Path
+    log_path: Path
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """Where the node answers."""
+        return f"http://{self.config.host}:{self.config.port}"
+
+    @property
+    def label(self) -> str:
+        """The node's name."""
+        return self.config.name
+
+    @property
+    def arguments(self) -> list[str]:
+        """`node start --config FILE`."""
+        return ["node", "start", "--config", str(self.config_path)]
+
+
+@dataclass
+class ServiceProcess(ChildProcess):
+    """Any other `earmark` service as a child process (`fx run`, `partner-switch run`, a hub's
+    `node start`): its name, its command line after `earmark`, and where it answers."""
+
+    name: str
+    command: list[str]
+    address: str
+    log_path: Path
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """Where the service answers."""
+        return self.address
+
+    @property
+    def label(self) -> str:
+        """The service's name."""
+        return self.name
+
+    @property
+    def arguments(self) -> list[str]:
+        """The command line after `earmark`."""
+        return self.command
