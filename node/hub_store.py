@@ -64,10 +64,6 @@ class Stage(StrEnum):
     DONE = "done"
 
 
-# A payment's status is a pacs.002 code: PDNG until the source is locked, ACWP while the
-# destination is under way, then ACCC, RJCT (each leg refunds to its payer) or BLCK.
-FINAL: Final = frozenset({TransactionStatus.ACCEPTED_CREDITOR_SETTLEMENT_COMPLETED,
-                          TransactionStatus.REJECTED, TransactionStatus.BLOCKED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +83,8 @@ class HubPayment:
     quote_id: str
     sender: str
     stage: Stage
+    # pacs.002: PDNG until the source is locked, ACWP while the destination is under way,
+    # then ACCC, RJCT (each leg refunds to its payer) or BLCK.
     status: TransactionStatus
     preimage: str
     hashlock: str
