@@ -110,7 +110,7 @@ def database_near(url: str, path: Path) -> str:
 
 def write(config: BaseModel, path: Path) -> None:
     """Write the file readable by its owner only: it holds the node's key."""
-    data = config.model_dump(exclude_none=True)
+    data = config.model_dump(mode="json", exclude_none=True)  # paths and enums as TOML text
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(descriptor, 0o600)  # the mode of os.open only applies to a new file
     with os.fdopen(descriptor, "wb") as file:

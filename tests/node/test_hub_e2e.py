@@ -20,11 +20,14 @@ import pytest
 from engine.encoding import note_id
 from engine.ids import TxId
 from engine.keys import KeyPair
-from node.client import NodeClient
+from node import config as node_config
+from node.client import ClientError, NodeClient
 from node.devnet import Devnet
-from node.devnet_plan import HUB, SWITCH
+from node.devnet_plan import HUB, PROVIDERS, SWITCH
+from node.fx_provider_config import load_fx_provider
 from node.fx_quotes import Fixed
-from node.hub_client import HubClient, lock_source
+from node.hub_client import HubClient, lock_source, pay_abroad
+from node.hub_config import load_hub
 from node.hub_messages import HubPaymentWire, HubQuoteRequest
 from node.messages import Distribution, OpenCustomer, SettlementRequest
 from node.partner_switch_client import PartnerSwitchClient
@@ -34,10 +37,28 @@ SETTLE_WAIT_S = 30.0
 SENDER_KHR = 10_000_000  # 100 000.00 KHR
 
 
+# Short windows, so a rejected payment's sender can refund within the test: the sender's lock
+# refunds 40 s after the order, the provider's 12 s earlier.
+SOURCE_WINDOW_S, MARGIN_S = 40, 12
+PROVIDER_MARGIN_S, PROVIDER_WINDOW_S = 6, 2
+
+
+def _short_windows(network: Devnet) -> None:
+    """Write the short windows into the hub's and the providers' files before they start."""
+    hub_path = network.config_path(HUB)
+    node_config.write(load_hub(hub_path).model_copy(update={
+        "source_window_s": SOURCE_WINDOW_S, "margin_s": MARGIN_S}), hub_path)
+    for provider in PROVIDERS:
+        path = network.config_path(provider.name)
+        node_config.write(load_fx_provider(path).model_copy(update={
+            "margin_s": PROVIDER_MARGIN_S, "window_min_s": PROVIDER_WINDOW_S}), path)
+
+
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    """The devnet, started once for the module and stopped after it."""
+    """The devnet with short windows, started once for the module and stopped after it."""
     network = Devnet.open(tmp_path_factory.mktemp("devnet") / "net", fresh=True)
+    _short_windows(network)
     network.start()
     try:
         yield network
@@ -201,3 +222,73 @@ async def switch_balance(devnet: Devnet, account: str) -> int:
 def _first_note(tx_id: str) -> str:
     """The note a locked payment made: its transaction's first output."""
     return str(note_id(TxId(tx_id), 0))
+
+
+def test_the_next_provider_serves_while_the_best_is_down(devnet: Devnet) -> None:
+    """With acleda-fx (the better KHR -> THB price) killed, the hub reports it skipped, takes
+    kbank-fx's quote and the payment settles at the switch."""
+    async def story() -> None:
+        merchant = next(m for m in devnet.manifest.merchants if m.status == "open")
+        destination = Destination(kind="switch", system=SWITCH, account=merchant.account)
+        sender = await customer(devnet, "aba", "KHR", SENDER_KHR)
+        devnet.kill("acleda-fx")
+        try:
+            async with HubClient(devnet.url(HUB), sender) as hub, \
+                    NodeClient(devnet.url("aba"), sender) as bank:
+                offer = await hub.quote(HubQuoteRequest(
+                    source_currency="KHR", destination=destination, fixed=Fixed.DESTINATION,
+                    amount_minor=5_000))
+                assert offer.quote.provider == "kbank-fx"
+                assert [s.provider for s in offer.skipped] == ["acleda-fx"]
+                paid = await pay_abroad(hub, bank, offer.quote.id, timeout_s=SETTLE_WAIT_S)
+            assert paid.status == "ACCC", paid
+        finally:
+            devnet.restart("acleda-fx")
+    asyncio.run(story())
+
+
+def test_a_rejection_by_the_switch_refunds_the_sender(devnet: Devnet) -> None:
+    """A payment to the closed merchant: the switch answers RJCT AC04, nothing is credited,
+    the provider never learns the preimage, and from the source deadline on the sender refunds
+    her riel through her bank."""
+    async def story() -> None:
+        closed = next(m for m in devnet.manifest.merchants if m.status == "closed")
+        destination = Destination(kind="switch", system=SWITCH, account=closed.account)
+        sender = await customer(devnet, "aba", "KHR", SENDER_KHR)
+        ordered = await order_and_lock(devnet, sender, destination, 7_000)
+        async with HubClient(devnet.url(HUB), sender) as hub:
+            rejected = await hub.report_source(ordered.id, ordered.source_tx_id or "")
+        assert (rejected.status, rejected.code) == ("RJCT", "AC04"), rejected
+        assert await switch_balance(devnet, closed.account) == 0
+        await asyncio.sleep(max(0.0, rejected.pay.lock.deadline_s - time.time() + 1))
+        async with NodeClient(devnet.url("aba"), sender) as bank:
+            refunded = await bank.settle(SettlementRequest(
+                note_id=_first_note(ordered.source_tx_id or ""), preimage=None))
+        assert refunded.status == "committed"
+        assert await held(devnet, "khr-central", sender.participant, "KHR") == SENDER_KHR
+    asyncio.run(story())
+
+
+def test_concurrent_orders_never_overdraw_a_providers_liquidity(devnet: Devnet) -> None:
+    """Eight orders at once for 3 000 000 JPY each, to a seller's address, against kbank-fx's
+    10 000 000 JPY: exactly three are accepted and five refused with `liquidity_exceeded`
+    (acleda-fx is down, so every quote is kbank-fx's)."""
+    async def story() -> None:
+        destination = Destination(kind="chain", system="evm-jpy", account="0x" + "cd" * 20)
+        sender = await customer(devnet, "aba", "KHR", SENDER_KHR)
+        devnet.kill("acleda-fx")
+        try:
+            async with HubClient(devnet.url(HUB), sender) as hub:
+                offers = [await hub.quote(HubQuoteRequest(
+                    source_currency="KHR", destination=destination, fixed=Fixed.DESTINATION,
+                    amount_minor=3_000_000)) for _ in range(8)]
+                answers = await asyncio.gather(*(hub.order(o.quote.id) for o in offers),
+                                               return_exceptions=True)
+        finally:
+            devnet.restart("acleda-fx")
+        accepted = [a for a in answers if isinstance(a, HubPaymentWire)]
+        refused = [a for a in answers if isinstance(a, ClientError)]
+        assert {o.quote.provider for o in offers} == {"kbank-fx"}
+        assert len(accepted) == 3, answers
+        assert len(refused) == 5 and {e.code for e in refused} == {"liquidity_exceeded"}
+    asyncio.run(story())
