@@ -4,8 +4,10 @@ First the contract language's story: each step prints the `earmark` command it r
 real output (check every shipped contract, ask whether a few payments would be allowed and why,
 measure). Then the domestic story on real nodes: a central bank and two commercial banks start as
 `earmark node start` processes on 127.0.0.1 with SQLite files, and the white paper's scenario runs
-through their HTTP APIs (`node.domestic_story`), each step checked. Exit 0 only if all went as
-expected.
+through their HTTP APIs (`node.domestic_story`), each step checked. Last the cross-border story
+on a fresh devnet (docs/hub.md): a buyer in Cambodia pays a Thai merchant's PromptPay QR code
+and a Japanese seller in yen stablecoin through the hub (`node.cross_border_story`), each step
+checked. Exit 0 only if all went as expected.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from node import domestic_story
+from node import cross_border_story, domestic_story
+from node.devnet import Devnet
 from node.errors import NodeError
 from node.local_network import LocalNetwork
 
@@ -78,11 +81,13 @@ def _quoted(argument: str) -> str:
 
 
 def _report(title: str, outcome: str) -> None:
-    _console.print(f"[green]✓[/] [bold]{escape(title)}[/]\n    {escape(outcome)}")
+    shown = "\n".join(f"    {escape(line)}" for line in outcome.splitlines())
+    _console.print(f"[green]✓[/] [bold]{escape(title)}[/]\n{shown}")
 
 
 async def domestic_on_nodes(folder: Path) -> None:
     """Start a central node and two banks as processes, run the domestic story, stop them."""
+    folder.mkdir()
     network = LocalNetwork.create(folder, [domestic_story.CURRENCY], domestic_story.BANKS)
     _console.rule("[bold]The domestic story on real nodes")
     _console.print(f"[dim]starting {domestic_story.BANKS} and the central bank in {folder}[/]")
@@ -95,15 +100,31 @@ async def domestic_on_nodes(folder: Path) -> None:
         network.stop()
 
 
+def cross_border_on_devnet(folder: Path) -> None:
+    """Start a fresh devnet in `folder`, run the cross-border story, stop it."""
+    _console.rule("[bold]The cross-border story on a devnet")
+    _console.print(f"[dim]starting the devnet in {folder} (ledgers, switch, FX providers, "
+                   "chain and bridge, hub)[/]")
+    devnet = Devnet.open(folder, fresh=True)
+    devnet.start()
+    try:
+        for piece in devnet.manifest.pieces:
+            _console.print(f"[dim]{piece.kind} {piece.name}: {piece.url}[/]")
+        asyncio.run(cross_border_story.run(devnet, _report))
+    finally:
+        devnet.stop()
+
+
 def main() -> None:
-    """Run both stories; stop at the first command or step that does not end as expected."""
+    """Run the stories; stop at the first command or step that does not end as expected."""
     for step in STEPS:
         if run(step) != 0:
             _console.print(f"[red]the demo stopped: `{step.title}` failed[/]")
             raise SystemExit(1)
     with tempfile.TemporaryDirectory(prefix="earmark-demo-") as folder:
         try:
-            asyncio.run(domestic_on_nodes(Path(folder)))
+            asyncio.run(domestic_on_nodes(Path(folder) / "domestic"))
+            cross_border_on_devnet(Path(folder) / "devnet")
         except NodeError as failure:
             _console.print(f"[red]the demo stopped: {escape(str(failure))}[/]")
             raise SystemExit(1) from None

@@ -40,6 +40,7 @@ T = TypeVar("T")
 HOST_CALL_TIMEOUT_S: Final = 60.0  # one call into the host's loop (opening or closing the bridge)
 CREDIT_TIMEOUT_S: Final = 30.0  # the bridge credits a confirmed deposit within this
 CREDIT_POLL_S: Final = 0.25
+BRIDGE_FLOAT_MINOR: Final = 10_000_000  # yen of stablecoin the operator locks out-swaps from
 BRIDGE_POLL_INTERVAL_S: Final = 0.5  # the bridge's passes: quick, for a network on one machine
 LOGGERS: Final = ("earmark.bridge", "earmark.node")  # what the hosted bridge logs to its file
 log = logging.getLogger("earmark.devnet")
@@ -136,12 +137,15 @@ class ChainHost:
         return self.config
 
     def _deposit(self, setup: Provisioned, deposits: Mapping[str, int]) -> None:
-        """An issuer mints to a holder, who deposits into the vault for each ledger key."""
+        """An issuer mints to a holder, who deposits into the vault for each ledger key, and
+        mints the bridge's operator its float (out-swaps lock from it, outside the vault)."""
         unit = 10 ** (CHAIN_DECIMALS - exponent(setup.config.currency))
         coin = Stablecoin.at(self.chain, setup.config.stablecoin)
         vault = Vault.at(self.chain, setup.config.vault)
         holder = self.chain.new_account()
         coin.mint(setup.issuer, holder.address, sum(deposits.values()) * unit)
+        operator = Chain.account(setup.config.operator_key).address
+        coin.mint(setup.issuer, operator, BRIDGE_FLOAT_MINOR * unit)
         for owner, amount in deposits.items():
             coin.approve(holder, vault.address, amount * unit)
             vault.deposit(holder, amount * unit, bytes.fromhex(owner))

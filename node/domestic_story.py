@@ -25,7 +25,6 @@ from engine.ids import ContractHash, ParticipantId
 from engine.keys import KeyPair
 from engine.model import TokenRef
 from node.client import ClientError, Expected, NodeClient, check_prepared
-from node.errors import NodeError
 from node.ledger_wallet import LedgerWallet
 from node.local_network import CENTRAL_NAME, LocalNetwork
 from node.messages import (
@@ -43,20 +42,13 @@ from node.messages import (
     TokenWire,
 )
 from node.request_signing import sign_request
+from node.story import Report, StoryFailure, expect, run_steps
 
 CURRENCY: Final = "KZT"
 BANKS: Final = ("halyk", "kaspi")
 MINISTRY: Final = "ministry-of-health"
 CONTRACT: Final = Path(__file__).parents[1] / "contracts" / "health_benefit.earmark"
 ISSUED_MINOR: Final = 1_000_000_000  # 10 000 000.00 KZT to each bank
-
-
-class StoryFailure(NodeError):
-    """A step of the story did not end as expected."""
-
-    def __init__(self, step: str, detail: str) -> None:
-        super().__init__(500, "story_failed", "The story did not go as expected",
-                         f"{step}: {detail}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +121,7 @@ async def register_and_issue(story: Story) -> str:
         async with NodeClient(network.central.url, network.key(bank)) as client:
             outcome = await client.request_issuance(IssuanceRequest(
                 currency=CURRENCY, amount_minor=ISSUED_MINOR))
-            _expect(outcome.status == "committed", "issuance", outcome.code)
+            expect(outcome.status == "committed", "issuance", outcome.code)
     return f"{kzt(ISSUED_MINOR)} issued to each of {', '.join(BANKS)} against reserves"
 
 
@@ -152,7 +144,7 @@ async def distribute_to_alice(story: Story) -> str:
         payment = await operator.distribute(Distribution(account="alice@halyk",
                                                          currency=CURRENCY,
                                                          amount_minor=20_000_000))
-    _expect(payment.status == "committed", "distribution", payment.code)
+    expect(payment.status == "committed", "distribution", payment.code)
     return f"{kzt(20_000_000)} distributed to alice@halyk"
 
 
@@ -166,13 +158,13 @@ async def ministry_labels_and_distributes(story: Story) -> str:
             funded = await LedgerWallet(bank, "halyk", role="bank").pay(
                 ParticipantId(story.ministry_key.participant), Party(MINISTRY, "agency"),
                 100_000_000, CURRENCY)
-        _expect(funded.status == "committed", "funding the ministry", funded.code)
+        expect(funded.status == "committed", "funding the ministry", funded.code)
         ministry = LedgerWallet(client, MINISTRY)
         labelled = await ministry.label(story.health, 60_000_000, CURRENCY)
-        _expect(labelled.status == "committed", "label", labelled.code)
+        expect(labelled.status == "committed", "label", labelled.code)
         given = await ministry.distribute(DirectoryQuery(account="alice@halyk"), story.health,
                                           10_000_000, CURRENCY)
-        _expect(given.status == "committed", "distribute", given.code)
+        expect(given.status == "committed", "distribute", given.code)
     return (f"contract {deployed.name} v{deployed.version} ({deployed.hash[:12]}…); "
             f"{kzt(60_000_000)} labelled HEALTH, {kzt(10_000_000)} of it to alice@halyk")
 
@@ -182,7 +174,7 @@ async def transfer_by_phone(story: Story) -> str:
     async with story.customer_client("alice") as alice:
         paid = await alice.pay(PaymentRequest(to=PayTo(phone="+77020000002"),
                                               currency=CURRENCY, amount_minor=500_000))
-    _expect(paid.status == "committed", "transfer", paid.code)
+    expect(paid.status == "committed", "transfer", paid.code)
     return f"{kzt(500_000)} alice@halyk → {paid.counterparty} by phone: committed"
 
 
@@ -192,7 +184,7 @@ async def clinic_purchase(story: Story) -> str:
         paid = await alice.pay(PaymentRequest(to=PayTo(account="clinic@halyk"),
                                               currency=CURRENCY, amount_minor=2_000_000,
                                               token=story.health_wire))
-    _expect(paid.status == "committed", "clinic purchase", paid.code)
+    expect(paid.status == "committed", "clinic purchase", paid.code)
     return f"{kzt(2_000_000)} of HEALTH at clinic@halyk (MCC 8062): committed"
 
 
@@ -201,8 +193,8 @@ async def grocery_refused(story: Story) -> str:
     refusal = await _refusal(story, "alice", PaymentRequest(
         to=PayTo(account="grocery@kaspi"), currency=CURRENCY, amount_minor=300_000,
         token=story.health_wire))
-    _expect(refusal.code == "purpose_not_allowed" and refusal.rule is not None,
-            "grocery purchase", refusal.code)
+    expect(refusal.code == "purpose_not_allowed" and refusal.rule is not None,
+           "grocery purchase", refusal.code)
     return _refusal_text(refusal)
 
 
@@ -211,8 +203,8 @@ async def gift_refused(story: Story) -> str:
     refusal = await _refusal(story, "alice", PaymentRequest(
         to=PayTo(account="bob@kaspi"), currency=CURRENCY, amount_minor=100_000,
         token=story.health_wire))
-    _expect(refusal.code == "purpose_not_allowed" and refusal.rule is not None,
-            "HEALTH transfer", refusal.code)
+    expect(refusal.code == "purpose_not_allowed" and refusal.rule is not None,
+           "HEALTH transfer", refusal.code)
     return _refusal_text(refusal)
 
 
@@ -229,11 +221,11 @@ async def daily_limit(story: Story) -> str:
             await alice.sign_prepared(prepared)
             raise StoryFailure("tier-1 limit", "the payment was not refused")
         except ClientError as refused:
-            _expect(refused.code == "kyc_limit_exceeded", "tier-1 limit", refused.code)
+            expect(refused.code == "kyc_limit_exceeded", "tier-1 limit", refused.code)
         async with NodeClient(story.bank_url("halyk"), story.network.key("halyk")) as operator:
             await operator.reverify("alice@halyk", Reverify(kyc_tier=2))
         paid = await alice.sign_prepared(prepared)
-    _expect(paid.status == "committed", "after re-verification", paid.code)
+    expect(paid.status == "committed", "after re-verification", paid.code)
     return "tier 1: refused (kyc_limit_exceeded); re-verified to tier 2, signed again: committed"
 
 
@@ -241,13 +233,8 @@ async def cash_out(story: Story) -> str:
     """bob returns 5 000 KZT from his wallet to his deposit at kaspi."""
     async with story.customer_client("bob") as bob:
         paid = await bob.cash_out(CashOutRequest(currency=CURRENCY, amount_minor=500_000))
-    _expect(paid.status == "committed", "cash-out", paid.code)
+    expect(paid.status == "committed", "cash-out", paid.code)
     return f"{kzt(500_000)} bob@kaspi → kaspi: committed"
-
-
-def _expect(ok: bool, step: str, code: str) -> None:
-    if not ok:
-        raise StoryFailure(step, f"ended with {code}")
 
 
 async def _refusal(story: Story, payer: str, request: PaymentRequest) -> ClientError:
@@ -272,7 +259,7 @@ async def redemption(story: Story) -> str:
         outcome = await LedgerWallet(bank, "kaspi", role="bank").redeem(
             100_000_000, CURRENCY, Party(CENTRAL_NAME, "central_bank"))
         reserves = await bank.reserves("kaspi", CURRENCY)
-    _expect(outcome.status == "committed", "redemption", outcome.code)
+    expect(outcome.status == "committed", "redemption", outcome.code)
     return f"{kzt(100_000_000)} redeemed; kaspi's reserves now {kzt(reserves.amount_minor)}"
 
 
@@ -283,7 +270,7 @@ async def statistics(story: Story) -> str:
         figures = await central.statistics()
     supply = sum(item.supply_minor for item in figures.items if item.currency == CURRENCY)
     expected = len(BANKS) * ISSUED_MINOR - 100_000_000
-    _expect(supply == expected, "supply", f"supply {supply}, expected {expected}")
+    expect(supply == expected, "supply", f"supply {supply}, expected {expected}")
     earmarked = figures.earmarked_minor.get(CURRENCY, 0)
     return (f"supply {kzt(supply)} (issued less redeemed), of which {kzt(earmarked)} "
             f"earmarked")
@@ -308,8 +295,8 @@ async def isolation(story: Story) -> str:
             async with session.get(halyk + path, headers=attempt) as answer:
                 codes.append(answer.status if answer.status == 200 else (
                     await answer.json())["code"])
-    _expect(codes == [200, "auth_replayed", "auth_bad_signature", "auth_stale"],
-            "signed requests", str(codes))
+    expect(codes == [200, "auth_replayed", "auth_bad_signature", "auth_stale"],
+           "signed requests", str(codes))
     return "403 across banks and customers; replayed, forged and stale requests refused"
 
 
@@ -317,7 +304,7 @@ async def _forbidden(call: Awaitable[object], step: str) -> None:
     try:
         await call
     except ClientError as refused:
-        _expect(refused.status == 403, step, refused.code)
+        expect(refused.status == 403, step, refused.code)
         return
     raise StoryFailure(step, "was allowed")
 
@@ -340,8 +327,6 @@ STEPS: Final[tuple[Step, ...]] = (
 )
 
 
-async def run(network: LocalNetwork, report: Callable[[str, str], None]) -> None:
+async def run(network: LocalNetwork, report: Report) -> None:
     """Every step in order against a started network; `report(title, outcome)` after each."""
-    story = Story(network)
-    for title, step in STEPS:
-        report(title, await step(story))
+    await run_steps(Story(network), STEPS, report)

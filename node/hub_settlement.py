@@ -237,25 +237,33 @@ class SettlementDriver:
     async def _watch_destination(self, payment: HubPayment) -> HubPayment:
         destination = await self.store.destination_of(payment)
         if destination.kind == "chain":
-            await self._relay_chain_claim(payment, destination)
+            ended = await self._relay_chain_claim(payment, destination)
+            if ended is not None:
+                return ended
         leg = await (await self._provider(payment)).legs(payment.id)
         outcome = LEG_OUTCOMES.get(leg.status)
         if outcome is None:
             return payment
         return await self._finish(payment, outcome, leg.code, leg.detail)
 
-    async def _relay_chain_claim(self, payment: HubPayment, destination: Destination) -> None:
+    async def _relay_chain_claim(self, payment: HubPayment,
+                                 destination: Destination) -> HubPayment | None:
         """Have the bridge claim the chain lock for its receiver once it exists: the claim
-        reveals the preimage on chain, from where the bridge and then the provider claim."""
+        reveals the preimage on chain, from where the bridge and then the provider claim. A
+        swap the bridge declined (or refunded) ends the payment: the preimage stays here, so
+        each leg refunds to its payer at its deadline."""
         bridge = self.links.bridges[destination.system]
         try:
             swap = await bridge.swap(payment.destination_note_id)
         except ClientError as error:
             if error.status == 404:  # the bridge has not taken the ledger lock yet
-                return
+                return None
             raise
         if swap.status == "locked":
             await bridge.claim(payment.destination_note_id, payment.preimage)
+        if swap.status in ("declined", "refunded"):
+            return await self._finish(payment, RJCT, f"swap_{swap.status}", swap.reason)
+        return None
 
     # ---- shared ---------------------------------------------------------------------------
 
