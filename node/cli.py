@@ -38,7 +38,7 @@ from dsl.render import render, render_all
 from engine.keys import KeyPair
 from engine.store import SqlStore
 from engine.verify import verify
-from node import benchmarks, evm_peer_bench, http_bench, ledger_bench
+from node import benchmarks, evm_peer_bench, http_bench, hub_bench, ledger_bench
 from node import config as node_config
 from node.bridge_cli import bridge_app
 from node.client import ClientError, Expected, NodeClient, check_prepared
@@ -300,6 +300,33 @@ def bench_http(
     both running as real processes on 127.0.0.1."""
     try:
         result = http_bench.run(payments, clients, database_dir, _err.print)
+    except NodeError as error:
+        _input_error(f"{error.problem.code}: {error.problem.detail or error.problem.title}")
+    if as_json:
+        _out.print_json(json.dumps(result.as_dict()))
+        return
+    for line in result.lines():
+        _out.print(line)
+
+
+@bench_app.command("hub")
+def bench_hub(
+    payments: Annotated[int, typer.Option(min=1, max=hub_bench.PAYMENTS_MAX,
+                                          help="How many payments.")] = 1_000,
+    rate: Annotated[float, typer.Option(min=0.001, max=hub_bench.RATE_MAX_PER_S,
+                                        help="Offered payments per second.")] = 100.0,
+    senders: Annotated[int, typer.Option(min=1, max=hub_bench.SENDERS_MAX,
+                                         help="Senders, each paying one at a time.")] = 32,
+    directory: Annotated[Path | None, typer.Option(
+        "--dir", help="Run the devnet here (an empty or devnet folder, wiped first); default "
+                      "a temporary one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Cross-border payments per second and their latency, arrival to final status, through
+    the whole devnet (ledgers, switch, FX providers, hub) running as real processes."""
+    try:
+        result = hub_bench.run(hub_bench.HubBenchPlan(payments, rate, senders), directory,
+                               _err.print)
     except NodeError as error:
         _input_error(f"{error.problem.code}: {error.problem.detail or error.problem.title}")
     if as_json:

@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import logging
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final, TypeVar
@@ -105,7 +106,12 @@ class SettlementDesk:
         self._key: KeyPair = config.key
         self.ledgers: dict[str, NodeClient] = {}  # by currency, open between start and close
         self._clients = contextlib.AsyncExitStack()
-        self._moving = asyncio.Lock()
+        # One payment moves at a time (a handler or the loop); payments move side by side.
+        self._moving: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
+        # Choosing notes for a destination lock and storing it is one step across payments,
+        # so two locks never spend the same note.
+        self._funding = asyncio.Lock()
         self._loop: asyncio.Task[None] | None = None
 
     @property
@@ -216,7 +222,7 @@ class SettlementDesk:
         Idempotent: once the source is judged, the current legs are answered."""
         row = await self._own(call)
         reported = call.body(SourceLocked)
-        async with self._moving:
+        async with self._moving_lock(row.payment_id):
             row = await self._reread(row)
             if row.status is LegStatus.ACCEPTED:
                 row = await self._judge_source(row, TxId(reported.source_tx_id))
@@ -231,7 +237,7 @@ class SettlementDesk:
         if row.terms.destination.kind != "switch":
             raise conflict("not_a_switch_payment", "only a partner switch's payment is released "
                            "by the hub; the others settle on their ledgers")
-        async with self._moving:
+        async with self._moving_lock(row.payment_id):
             row = await self._reread(row)
             if row.status is LegStatus.SOURCE_LOCKED:
                 row = await self._released(row, outcome)
@@ -254,6 +260,9 @@ class SettlementDesk:
             raise unprocessable("wrong_preimage", "the preimage does not hash to the hashlock")
         return await self.book.update(row, status=LegStatus.DESTINATION_CLAIMED,
                                       preimage=outcome.preimage)
+
+    def _moving_lock(self, payment_id: str) -> asyncio.Lock:
+        return self._moving.setdefault(payment_id, asyncio.Lock())
 
     async def _own(self, call: Call) -> Settlement:
         """The caller's payment; others learn nothing of it."""
@@ -319,7 +328,7 @@ class SettlementDesk:
         """One pass over every payment still moving; how many moved on."""
         moved = 0
         for row in await asyncio.to_thread(self.book.driven):
-            async with self._moving:
+            async with self._moving_lock(row.payment_id):
                 fresh = await self._reread(row)
                 after = await self._advance_quietly(fresh)
             moved += after != fresh
@@ -378,11 +387,12 @@ class SettlementDesk:
             if self._clock() + self.config.window_min_s > row.terms.destination_deadline_s:
                 return await self._give_up(row, "too_late", "too late to lock the destination "
                                            "before its deadline")
-            try:
-                signed = await self._signed_lock(row)
-            except InsufficientFunds as short:
-                return await self._give_up(row, "insufficient_funds", str(short))
-            row = await self.book.update(row, destination_signed=_body(signed))
+            async with self._funding:
+                try:
+                    signed = await self._signed_lock(row)
+                except InsufficientFunds as short:
+                    return await self._give_up(row, "insufficient_funds", str(short))
+                row = await self.book.update(row, destination_signed=_body(signed))
         answer = await self.ledgers[row.destination_currency].submit_transactions(
             TransactionBatch(transactions=[signed_to_wire(signed)]))
         outcome = answer.outcomes[0]

@@ -78,10 +78,7 @@ class HttpBenchResult:
         return self.committed / self.seconds
 
     def _percentile_ms(self, percent: int) -> float:
-        if len(self.latencies_s) < 2:  # quantiles need two points
-            return sum(self.latencies_s) * 1000
-        cuts = statistics.quantiles(self.latencies_s, n=100, method="inclusive")
-        return cuts[percent - 1] * 1000
+        return percentile_ms(self.latencies_s, percent)
 
     def as_dict(self) -> dict[str, object]:
         """The `--json` form."""
@@ -228,20 +225,37 @@ async def _open_customers(network: _Network, plan: _Plan) -> list[tuple[KeyPair,
     async with NodeClient(network.bank.url, network.bank.config.key) as operator:
         for index in range(plan.clients):
             payer, payee = KeyPair.generate(), KeyPair.generate()
-            await _open(operator, f"payer-{index}", payer)
-            payee_account = await _open(operator, f"payee-{index}", payee)
-            for _ in range(NOTES_PER_PAYER):
-                await operator.distribute(Distribution(
-                    account=f"payer-{index}@{BANK_NAME}", currency=CURRENCY,
-                    amount_minor=plan.note_minor))
+            await open_customer(operator, f"payer-{index}", payer)
+            payee_account = await open_customer(operator, f"payee-{index}", payee)
+            await distribute_notes(operator, f"payer-{index}@{BANK_NAME}", CURRENCY,
+                                   plan.note_minor, NOTES_PER_PAYER)
             payers.append((payer, payee_account))
     return payers
 
 
-async def _open(operator: NodeClient, name: str, wallet: KeyPair) -> str:
+def percentile_ms(latencies_s: list[float], percent: int) -> float:
+    """The `percent`-th percentile of `latencies_s` in milliseconds (inclusive method)."""
+    if len(latencies_s) < 2:  # quantiles need two points
+        return sum(latencies_s) * 1000
+    cuts = statistics.quantiles(latencies_s, n=100, method="inclusive")
+    return cuts[percent - 1] * 1000
+
+
+async def open_customer(operator: NodeClient, name: str, wallet: KeyPair, *,
+                        kyc_tier: int = 1) -> str:
+    """The bank operator opens `name` with `wallet`'s key; its account."""
     opened = await operator.open_customer(OpenCustomer(
-        name=name, display_name=name.title(), key=wallet.participant, kyc_tier=1))
+        name=name, display_name=name.title(), key=wallet.participant, kyc_tier=kyc_tier))
     return opened.account
+
+
+async def distribute_notes(operator: NodeClient, account: str, currency: str, note_minor: int,
+                           notes: int) -> None:
+    """The bank operator distributes `notes` notes of `note_minor` each to `account` (several
+    notes, so a payment whose change is not yet committed leaves another note to spend)."""
+    for _ in range(notes):
+        await operator.distribute(Distribution(account=account, currency=currency,
+                                               amount_minor=note_minor))
 
 
 @dataclass

@@ -1,0 +1,61 @@
+"""`earmark bench hub` starts the devnet, pays the PromptPay merchant through the hub and
+reports consistent figures (no speed is asserted: the machine is shared)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from node.errors import NodeError
+from node.hub_bench import HubBenchPlan, check_plan
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EARMARK = REPO_ROOT / ".venv" / "bin" / "earmark"
+BENCH_TIMEOUT_S = 240
+PAYMENTS = 20
+RATE_PER_S = 20.0
+SENDERS = 4
+
+
+def test_bench_hub_completes_every_payment_and_reports_consistent_figures(
+        tmp_path: Path) -> None:
+    """A small run (20 payments offered at 20/s to 4 senders) in a kept folder ends every
+    payment ACCC, stops every piece, and prints figures that agree with each other."""
+    folder = tmp_path / "devnet"
+    done = subprocess.run(
+        [str(EARMARK), "bench", "hub", "--payments", str(PAYMENTS), "--rate", str(RATE_PER_S),
+         "--senders", str(SENDERS), "--dir", str(folder), "--json"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=BENCH_TIMEOUT_S, check=False)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["outcomes"] == {"ACCC": PAYMENTS}
+    assert (figures["payments"], figures["completed"]) == (PAYMENTS, PAYMENTS)
+    assert (figures["offered_per_s"], figures["senders"]) == (RATE_PER_S, SENDERS)
+    assert figures["debit_minor"] > 0 and figures["destination_minor"] == 10_000
+    # The last payment arrives at (n - 1) / rate, and finishes after it.
+    assert figures["seconds"] > (PAYMENTS - 1) / RATE_PER_S
+    assert abs(figures["payments_per_s"] - PAYMENTS / figures["seconds"]) < 0.01
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    assert figures["max_wait_ms"] <= figures["max_ms"]
+    # Each payment's time from its sender starting it is part of its time from arrival.
+    assert 0 < figures["service_p50_ms"] <= figures["p50_ms"]
+    assert figures["service_p99_ms"] <= figures["p99_ms"]
+    assert abs(figures["p99_ratio_to_target"] * figures["target_p99_ms"]
+               - figures["p99_ms"]) <= 1
+    assert abs(figures["ratio_to_target"] * figures["target_per_s"]
+               - figures["payments_per_s"]) <= 0.1
+    assert json.loads((folder / "devnet.json").read_text())["starts"] == 1
+    for name in ("hub", "aba", "acleda-fx", "promptpay-th"):
+        assert "stopping" in (folder / f"{name}.log").read_text().lower(), (
+            f"{name} was not stopped by SIGTERM")
+
+
+def test_a_plan_outside_the_limits_is_refused() -> None:
+    """No payments, no senders or a rate of zero is refused before anything starts."""
+    for plan in (HubBenchPlan(0, 1.0, 1), HubBenchPlan(1, 0.0, 1), HubBenchPlan(1, 1.0, 0)):
+        with pytest.raises(NodeError) as refused:
+            check_plan(plan)
+        assert refused.value.problem.code == "bench_plan_invalid"
