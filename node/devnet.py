@@ -124,7 +124,7 @@ class Devnet:
                 return network.central
             if name in network.banks:
                 return network.banks[name]
-        raise KeyError(f"{name!r} is not a process of the devnet")
+        raise DevnetError(f"{name!r} is not a process of the devnet")
 
     def url(self, name: str) -> str:
         """Where the piece `name` answers."""

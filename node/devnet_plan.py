@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from node import config as node_config
 from node.config import CentralLink
+from node.errors import NodeError
 from node.fx_provider_config import CorridorConfig, LedgerLink, fresh_fx_provider
 from node.hub_config import LedgerSystem, ProviderEntry, SwitchSystem, fresh_hub
 from node.messages import TokenWire
@@ -136,7 +137,8 @@ class Manifest(BaseModel):
         """The piece called `name`."""
         found = next((p for p in self.pieces if p.name == name), None)
         if found is None:
-            raise KeyError(f"the devnet has no piece {name!r}")
+            raise NodeError(404, "devnet_piece_unknown", "No such piece",
+                            f"the devnet has no piece {name!r}")
         return found
 
     def of_kind(self, kind: PieceKind) -> list[Piece]:

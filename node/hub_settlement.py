@@ -45,7 +45,7 @@ from bridges.iso20022 import (
 from node.bridge_service import BridgeClient
 from node.client import ClientError, HttpSession, NodeClient
 from node.hub_config import HubConfig
-from node.hub_store import HubPayment, HubStore, Stage
+from node.hub_store import HubPayment, HubStore, Stage, inconsistent
 from node.partner_switch_client import PartnerSwitchClient
 from node.quote_selection import FxClient
 from node.settlement_messages import (
@@ -126,8 +126,7 @@ class SettlementDriver:
         """Take the payment's steps until one has to wait; returns where it stands."""
         lock = self._locks.setdefault(payment_id, asyncio.Lock())
         async with lock:
-            payment = await self.store.payment(payment_id)
-            assert payment is not None, "only stored payments are advanced"
+            payment = await self._stored(payment_id)
             while payment.stage is not Stage.DONE:
                 moved = await self._step(payment)
                 if moved == payment:
@@ -139,8 +138,7 @@ class SettlementDriver:
         """The sender says the source leg committed in `source_tx_id`: record it once."""
         lock = self._locks.setdefault(payment.id, asyncio.Lock())
         async with lock:
-            current = await self.store.payment(payment.id)
-            assert current is not None, "only stored payments are reported"
+            current = await self._stored(payment.id)
             if current.stage is Stage.AWAITING_SOURCE:
                 await self.store.save(current, stage=Stage.SOURCE_REPORTED,
                                       source_tx_id=source_tx_id)
@@ -267,6 +265,12 @@ class SettlementDriver:
 
     # ---- shared ---------------------------------------------------------------------------
 
+    async def _stored(self, payment_id: str) -> HubPayment:
+        payment = await self.store.payment(payment_id)
+        if payment is None:
+            raise inconsistent(f"no payment {payment_id} to advance")
+        return payment
+
     async def _finish(self, payment: HubPayment, status: TransactionStatus, code: str,
                       detail: str) -> HubPayment:
         log.info("payment %s: %s %s", payment.id, status.value, code)
@@ -282,7 +286,9 @@ class SettlementDriver:
         quote = await self.store.quote_of(payment)
         switch = self.config.switch(destination.system)
         provider = self.config.provider(quote.provider)
-        assert switch is not None and provider is not None, "the quote was made for both"
+        if switch is None or provider is None:
+            raise inconsistent(f"payment {payment.id}: {destination.system} or "
+                               f"{quote.provider} left the registry")
         agent = FinancialInstitution(other_id=provider.switch_agents[switch.name])
         switch_agent = FinancialInstitution(other_id=switch.agent_id, country=switch.country)
         now = datetime.now(UTC)

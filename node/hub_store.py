@@ -19,6 +19,7 @@ from sqlalchemy import BigInteger, Column, Engine, MetaData, Table, Text, select
 
 from bridges.iso20022 import TransactionStatus
 from node.database import Writer
+from node.errors import NodeError
 from node.fx_messages import QuoteWire
 from node.settlement_messages import Destination
 
@@ -163,15 +164,13 @@ class HubStore:
     async def destination_of(self, payment: HubPayment) -> Destination:
         """The destination the payment's quote was offered for."""
         query = select(QUOTES.c.destination).where(QUOTES.c.id == payment.quote_id)
-        row = await asyncio.to_thread(self._one, query)
-        assert row is not None, "a payment is made from an offered quote"
+        row = _quote_row(await asyncio.to_thread(self._one, query), payment)
         return Destination.model_validate_json(row["destination"])
 
     async def quote_of(self, payment: HubPayment) -> QuoteWire:
         """The quote the payment settles."""
-        row = await asyncio.to_thread(self._one, select(QUOTES.c.quote).where(
-            QUOTES.c.id == payment.quote_id))
-        assert row is not None, "a payment is made from an offered quote"
+        row = _quote_row(await asyncio.to_thread(self._one, select(QUOTES.c.quote).where(
+            QUOTES.c.id == payment.quote_id)), payment)
         return QuoteWire.model_validate_json(row["quote"])
 
     def _one(self, query: Any) -> Any:
@@ -181,6 +180,18 @@ class HubStore:
     def _all(self, query: Any) -> list[Any]:
         with self._engine.connect() as db:
             return list(db.execute(query).mappings())
+
+
+def inconsistent(detail: str) -> NodeError:
+    """The hub's own tables contradict each other: a bug or a damaged database, never input."""
+    return NodeError(500, "hub_state_inconsistent", "Hub state inconsistent", detail)
+
+
+def _quote_row(row: Any, payment: HubPayment) -> Any:
+    """A payment's quote row; every payment is made from an offered quote."""
+    if row is None:
+        raise inconsistent(f"payment {payment.id} has no offered quote {payment.quote_id}")
+    return row
 
 
 def _values(payment: HubPayment) -> dict[str, Any]:
