@@ -17,7 +17,7 @@ from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
 import tomli_w
 import typer
@@ -242,6 +242,24 @@ def ledger_verify(
     _out.print("the ledger verifies: the journal and the tables agree")
 
 
+class BenchResult(Protocol):
+    """What every benchmark answers: its figures as lines, or as one JSON object."""
+
+    def lines(self) -> list[str]:
+        """The figures, one line each."""
+
+    def as_dict(self) -> dict[str, object]:
+        """The figures as JSON."""
+
+
+def _print_result(result: BenchResult, as_json: bool) -> None:
+    if as_json:
+        _out.print_json(json.dumps(result.as_dict()))
+        return
+    for line in result.lines():
+        _out.print(line)
+
+
 @bench_app.command("ledger")
 def bench_ledger(
     db: Annotated[str | None, typer.Option(help="Database URL; default a new SQLite file.")] = None,
@@ -255,11 +273,7 @@ def bench_ledger(
         database = db or f"sqlite:///{Path(scratch) / 'bench.db'}"
         result = ledger_bench.run(database, contract, transactions,
                                   _err.print)
-    if as_json:
-        _out.print_json(json.dumps(result.as_dict()))
-        return
-    for line in result.lines():
-        _out.print(line)
+    _print_result(result, as_json)
 
 
 @bench_app.command("dsl")
@@ -278,11 +292,7 @@ def bench_dsl(
     except errors.ContractError as problem:
         sys.stderr.write(render(problem.diagnostics[0], compiled.text, str(contract)) + "\n")
         raise typer.Exit(1) from None
-    if as_json:
-        _out.print_json(json.dumps(result.as_dict()))
-        return
-    for line in result.lines():
-        _out.print(line)
+    _print_result(result, as_json)
 
 
 @bench_app.command("http")
@@ -302,11 +312,7 @@ def bench_http(
         result = http_bench.run(payments, clients, database_dir, _err.print)
     except NodeError as error:
         _input_error(f"{error.problem.code}: {error.problem.detail or error.problem.title}")
-    if as_json:
-        _out.print_json(json.dumps(result.as_dict()))
-        return
-    for line in result.lines():
-        _out.print(line)
+    _print_result(result, as_json)
 
 
 @bench_app.command("hub")
@@ -329,11 +335,7 @@ def bench_hub(
                                _err.print)
     except NodeError as error:
         _input_error(f"{error.problem.code}: {error.problem.detail or error.problem.title}")
-    if as_json:
-        _out.print_json(json.dumps(result.as_dict()))
-        return
-    for line in result.lines():
-        _out.print(line)
+    _print_result(result, as_json)
 
 
 @bench_app.command("evm-peer")
@@ -350,11 +352,7 @@ def bench_evm_peer(
         result = evm_peer_bench.run(payments, rpc_url, _err.print)
     except ChainError as error:
         _input_error(f"EVM peer: {error}")
-    if as_json:
-        _out.print_json(json.dumps(result.as_dict()))
-        return
-    for line in result.lines():
-        _out.print(line)
+    _print_result(result, as_json)
 
 # ---- nodes ------------------------------------------------------------------------------------
 

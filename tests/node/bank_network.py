@@ -7,6 +7,7 @@ SQLite files and served by aiohttp's `TestServer`; every call is signed as a rea
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +36,16 @@ def key(name: str) -> KeyPair:
 
 
 CENTRAL, ABA, MINISTRY = key("central"), key("aba"), key("ministry")
+
+
+@dataclass
+class Clock:
+    """A service's clock: real time (the notary's) plus an offset a test may move."""
+
+    offset_s: float = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset_s
 
 
 @dataclass(frozen=True)

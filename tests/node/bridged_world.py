@@ -16,12 +16,17 @@ from eth_account.signers.local import LocalAccount
 
 from bridges.evm.chain import Chain
 from bridges.evm.contracts import Stablecoin
-from engine.ids import ParticipantId
+from dsl.facts import Party
+from engine.encoding import note_id
+from engine.ids import ParticipantId, TxId
+from engine.model import HashLock
 from node.bridge_setup import Provisioned, provision
 from node.bridge_store import BridgeStore
 from node.client import NodeClient
 from node.evm_bridge import EvmBridge, PassReport
+from node.ledger_wallet import LedgerWallet
 from node.messages import RegisterParticipant
+from node.wire import token_from_wire
 
 CONFIRMATIONS = 3
 YEN = 10**18  # one JPY on chain (18 decimals; the yen has no minor unit)
@@ -90,3 +95,25 @@ async def settle(world: World) -> None:
             return
 
 
+FLOAT_YEN = 5_000  # the bridge operator's float on chain, out-swaps lock from it
+
+
+async def fund(world: World, yen: int) -> None:
+    """The exporter gets `yen` JPYS on the ledger; the bridge's operator gets float on chain."""
+    await world.deposit(yen)
+    world.chain.mine(CONFIRMATIONS)
+    await settle(world)
+    world.coin.mint(world.setup.issuer, world.setup.operator.address, FLOAT_YEN * YEN)
+
+
+async def lock_to_bridge(world: World, yen: int, receiver: str, deadline_s: int,
+                         digest: str) -> str:
+    """The exporter locks `yen` JPYS to the bridge for `receiver` under `digest`; the locked
+    note's id."""
+    async with NodeClient(world.net.central_url, EXPORTER) as client:
+        paid = await LedgerWallet(client, "exporter").pay(
+            world.setup.config.key.participant, Party(id=receiver, role="fx_provider"), yen,
+            "JPY", token_from_wire(world.bridge.config.token),
+            lock=HashLock(digest, EXPORTER.participant, deadline_s))
+    assert paid.status == "committed", paid
+    return note_id(TxId(paid.tx_id), 0)

@@ -11,7 +11,6 @@ receiver on the KZT ledger. Every service runs its real background loop.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestServer
-from bank_network import ABA, CENTRAL, Network, key, network, open_customer
+from bank_network import ABA, CENTRAL, Clock, Network, key, network, open_customer
 
 from bridges.iso20022 import ProxyType
 from dsl.facts import Party
@@ -51,16 +50,6 @@ SENDER_KHR = 5_000_000
 TEA_SHOP, NOODLES = "1234567890", "2345678901"
 TEA_PROXY = "0066812345678"
 SWITCH_AGENT = "PROMPTPAY-SWITCH"
-
-
-@dataclass
-class Clock:
-    """The hub's clock: real time (the notary's) plus an offset a test may move."""
-
-    offset_s: float = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset_s
 
 
 @dataclass

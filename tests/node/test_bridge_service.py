@@ -24,45 +24,27 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from bank_network import key
-from bridged_world import CONFIRMATIONS, EXPORTER, YEN, World, run_world, settle
+from bridged_world import (
+    CONFIRMATIONS,
+    YEN,
+    World,
+    fund,
+    lock_to_bridge,
+    run_world,
+    settle,
+)
 
 from bridges.evm.contracts import HashedTimelock, SwapState, hashlock_of
-from dsl.facts import Party
-from engine.encoding import note_id
-from engine.ids import TxId
-from engine.model import HashLock
 from node.bridge_reconcile import reconcile
 from node.bridge_service import BridgeClient, build_bridge_app, serve_bridge
-from node.client import ClientError, NodeClient
-from node.ledger_wallet import LedgerWallet
-from node.wire import token_from_wire
+from node.client import ClientError
 
 PREIMAGE = hashlib.sha256(b"the hub's secret").digest()
 DIGEST = hashlock_of(PREIMAGE).hex()
 WRONG = hashlib.sha256(b"a guess").hexdigest()
 MARGIN_S, WINDOW_S = 60, 30
-FLOAT_YEN = 5_000
 HUB = key("hub")
 STOP_WAIT_S = 10.0
-
-
-async def _fund(world: World, yen: int) -> None:
-    """The exporter gets `yen` JPYS on the ledger; the bridge's operator gets float on chain."""
-    await world.deposit(yen)
-    world.chain.mine(CONFIRMATIONS)
-    await settle(world)
-    world.coin.mint(world.setup.issuer, world.setup.operator.address, FLOAT_YEN * YEN)
-
-
-async def _lock_to_bridge(world: World, yen: int, receiver: str, deadline_s: int) -> str:
-    """The exporter locks `yen` JPYS to the bridge for `receiver`; the locked note's id."""
-    async with NodeClient(world.net.central_url, EXPORTER) as client:
-        paid = await LedgerWallet(client, "exporter").pay(
-            world.setup.config.key.participant, Party(id=receiver, role="fx_provider"), yen,
-            "JPY", token_from_wire(world.bridge.config.token),
-            lock=HashLock(DIGEST, EXPORTER.participant, deadline_s))
-    assert paid.status == "committed", paid
-    return note_id(TxId(paid.tx_id), 0)
 
 
 @asynccontextmanager
@@ -91,10 +73,10 @@ def test_a_relayed_claim_pays_the_receiver_and_the_bridge_then_claims_the_ledger
     next pass the swap is claimed and the ledger note is the bridge's; unknown swaps are 404 and
     unsigned requests 401."""
     async def scenario(world: World) -> None:
-        await _fund(world, 1_000)
+        await fund(world, 1_000)
         receiver = world.chain.new_account().address
         ledger_deadline = int(time.time()) + 3_600
-        note = await _lock_to_bridge(world, 400, f"evm:{receiver}", ledger_deadline)
+        note = await lock_to_bridge(world, 400, f"evm:{receiver}", ledger_deadline, DIGEST)
         await settle(world)
         async with _api(world) as bridge:
             seen = await bridge.swap(note)
@@ -127,10 +109,10 @@ def test_claims_the_bridge_must_not_relay_are_refused(tmp_path: Path) -> None:
     lock open for the bridge to refund; a claim of a declined swap (no EVM receiver named) is
     409 `swap_not_locked`; a malformed address is 400."""
     async def scenario(world: World) -> None:
-        await _fund(world, 1_000)
+        await fund(world, 1_000)
         receiver = f"evm:{world.chain.new_account().address}"
-        late = await _lock_to_bridge(world, 100, receiver, int(time.time()) + 3_600)
-        nowhere = await _lock_to_bridge(world, 100, "someone", int(time.time()) + 3_600)
+        late = await lock_to_bridge(world, 100, receiver, int(time.time()) + 3_600, DIGEST)
+        nowhere = await lock_to_bridge(world, 100, "someone", int(time.time()) + 3_600, DIGEST)
         await settle(world)
         async with _api(world) as bridge:
             declined = await bridge.swap(nowhere)

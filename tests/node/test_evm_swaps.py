@@ -16,13 +16,20 @@ from pathlib import Path
 
 import pytest
 from bank_network import ABA
-from bridged_world import CONFIRMATIONS, EXPORTER, YEN, World, run_world, settle
+from bridged_world import (
+    CONFIRMATIONS,
+    EXPORTER,
+    FLOAT_YEN,
+    YEN,
+    World,
+    fund,
+    lock_to_bridge,
+    run_world,
+    settle,
+)
 
 from bridges.evm.contracts import HashedTimelock, SwapState, SwapTerms, hashlock_of
 from dsl.facts import Party
-from engine.encoding import note_id
-from engine.ids import TxId
-from engine.model import HashLock
 from node.bridge_reconcile import reconcile
 from node.client import ClientError, NodeClient
 from node.ledger_wallet import LedgerWallet
@@ -32,26 +39,6 @@ from node.wire import token_from_wire
 PREIMAGE = hashlib.sha256(b"the exporter's secret").digest()
 DIGEST = hashlock_of(PREIMAGE).hex()
 MARGIN_S, WINDOW_S = 60, 30
-FLOAT_YEN = 5_000
-
-
-async def _fund(world: World, yen: int) -> None:
-    """The exporter gets `yen` JPYS on the ledger; the bridge's operator gets float on chain."""
-    await world.deposit(yen)
-    world.chain.mine(CONFIRMATIONS)
-    await settle(world)
-    world.coin.mint(world.setup.issuer, world.setup.operator.address, FLOAT_YEN * YEN)
-
-
-async def _lock_to_bridge(world: World, yen: int, receiver: str, deadline_s: int) -> str:
-    """The exporter locks `yen` JPYS to the bridge for `receiver`; the locked note's id."""
-    async with NodeClient(world.net.central_url, EXPORTER) as client:
-        paid = await LedgerWallet(client, "exporter").pay(
-            world.setup.config.key.participant, Party(id=receiver, role="fx_provider"), yen,
-            "JPY", token_from_wire(world.bridge.config.token),
-            lock=HashLock(DIGEST, EXPORTER.participant, deadline_s))
-    assert paid.status == "committed", paid
-    return note_id(TxId(paid.tx_id), 0)
 
 
 def _swap(world: World, swap_id: str) -> tuple[str, str]:
@@ -73,10 +60,10 @@ def test_out_the_receiver_claims_on_chain_and_the_bridge_claims_the_ledger_note(
     then claims the ledger note with the preimage from the Claimed event. Supply and vault are
     untouched."""
     async def scenario(world: World) -> None:
-        await _fund(world, 1_000)
+        await fund(world, 1_000)
         receiver = world.chain.new_account()
         ledger_deadline = int(time.time()) + 3_600
-        note = await _lock_to_bridge(world, 400, f"evm:{receiver.address}", ledger_deadline)
+        note = await lock_to_bridge(world, 400, f"evm:{receiver.address}", ledger_deadline, DIGEST)
         await settle(world)
         assert _swap(world, note)[0] == "locked"
         [stored] = world.bridge.store.swaps("locked", "out")
@@ -101,10 +88,10 @@ def test_out_nobody_claims_so_the_bridge_refunds_its_chain_leg(tmp_path: Path) -
     refunds its float, and the ledger note stays locked for the sender to refund at its own,
     later deadline (the bridge never claims it)."""
     async def scenario(world: World) -> None:
-        await _fund(world, 1_000)
+        await fund(world, 1_000)
         receiver = world.chain.new_account()
-        note = await _lock_to_bridge(world, 250, f"evm:{receiver.address}",
-                                     int(time.time()) + 3_600)
+        note = await lock_to_bridge(world, 250, f"evm:{receiver.address}",
+                                     int(time.time()) + 3_600, DIGEST)
         await settle(world)
         assert world.coin.balance_of(world.setup.operator.address) == (FLOAT_YEN - 250) * YEN
         world.chain.advance_time(3_600)
@@ -124,13 +111,13 @@ def test_out_swaps_the_bridge_cannot_serve_safely_are_declined(tmp_path: Path) -
     margin, a lock naming no EVM receiver, and a lock beyond the bridge's float are all declined
     without any chain lock; the float is untouched."""
     async def scenario(world: World) -> None:
-        await _fund(world, FLOAT_YEN + 2_000)
+        await fund(world, FLOAT_YEN + 2_000)
         receiver = f"evm:{world.chain.new_account().address}"
-        soon = await _lock_to_bridge(world, 100, receiver,
-                                     int(time.time()) + MARGIN_S + WINDOW_S // 2)
-        nowhere = await _lock_to_bridge(world, 100, "someone", int(time.time()) + 3_600)
-        too_big = await _lock_to_bridge(world, FLOAT_YEN + 1, receiver,
-                                        int(time.time()) + 3_600)
+        soon = await lock_to_bridge(world, 100, receiver,
+                                     int(time.time()) + MARGIN_S + WINDOW_S // 2, DIGEST)
+        nowhere = await lock_to_bridge(world, 100, "someone", int(time.time()) + 3_600, DIGEST)
+        too_big = await lock_to_bridge(world, FLOAT_YEN + 1, receiver,
+                                        int(time.time()) + 3_600, DIGEST)
         await settle(world)
         assert _swap(world, soon) == ("declined", "the ledger lock ends too soon to lock on "
                                       f"chain with a {MARGIN_S} s margin")
@@ -178,7 +165,7 @@ def test_in_the_wallet_claims_on_the_ledger_and_the_bridge_claims_on_chain(
     exporter claims with the preimage; the bridge reads it from the claim (which a stranger may
     not read) and claims the chain lock."""
     async def scenario(world: World) -> None:
-        await _fund(world, 1_000)
+        await fund(world, 1_000)
         await _inventory(world, 700)
         chain_deadline = world.chain.timestamp() + 3_600
         swap_id = _lock_on_chain(world, 300, chain_deadline)
@@ -212,7 +199,7 @@ def test_in_nobody_claims_so_the_bridge_refunds_its_ledger_leg(tmp_path: Path) -
     real seconds: the notary's clock is the wall clock) the bridge refunds its inventory; the
     holder refunds the chain lock after its own, later deadline."""
     async def scenario(world: World) -> None:
-        await _fund(world, 1_000)
+        await fund(world, 1_000)
         await _inventory(world, 500)
         chain_deadline = max(world.chain.timestamp(), int(time.time())) + 2 + 3
         swap_id = _lock_on_chain(world, 200, chain_deadline)
@@ -236,7 +223,7 @@ def test_in_swaps_the_bridge_cannot_serve_are_declined(tmp_path: Path) -> None:
     """In, declined: a chain lock ending too soon for the margin and window, and one beyond the
     bridge's inventory, are declined with no ledger lock; the holder refunds them on chain."""
     async def scenario(world: World) -> None:
-        await _fund(world, 1_000)
+        await fund(world, 1_000)
         await _inventory(world, 100)
         now = max(world.chain.timestamp(), int(time.time()))
         soon = _lock_on_chain(world, 50, now + MARGIN_S + WINDOW_S // 2)
@@ -256,10 +243,10 @@ def test_a_restart_between_recording_and_locking_locks_once(tmp_path: Path) -> N
     """Crash safety in-process: the chain lock is sent, then the bridge "dies" before recording
     it; a new bridge on the same database finds the lock by its id and never locks twice."""
     async def scenario(world: World) -> None:
-        await _fund(world, 1_000)
+        await fund(world, 1_000)
         receiver = world.chain.new_account()
-        note = await _lock_to_bridge(world, 300, f"evm:{receiver.address}",
-                                     int(time.time()) + 3_600)
+        note = await lock_to_bridge(world, 300, f"evm:{receiver.address}",
+                                     int(time.time()) + 3_600, DIGEST)
         await world.bridge._take_in_notes()
         [accepted] = world.bridge.store.swaps("accepted", "out")
         world.bridge.swaps._lock_on_chain(accepted)  # sent, but the status was never stored

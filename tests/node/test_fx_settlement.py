@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from bank_network import ABA, CENTRAL, Answer, Caller, Network, key, network, open_customer
+from bank_network import ABA, CENTRAL, Answer, Caller, Clock, Network, key, network, open_customer
 from bridged_world import CONFIRMATIONS, YEN, bridged_world, settle
 
 from bridges.evm.contracts import HashedTimelock, SwapState
@@ -44,16 +44,6 @@ PROVIDER_FLOAT_KZT = 1_000_000  # what aba pays the provider to lock destination
 LIQUIDITY_KZT = 100_000
 MARGIN_S, WINDOW_S = 2, 1
 PAYMENT_KZT = 7_000  # a destination-fixed quote's credit: 14 of them fit the liquidity
-
-
-@dataclass
-class Clock:
-    """The provider's clock: real time (the notary's) plus an offset a test may move."""
-
-    offset_s: float = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset_s
 
 
 @dataclass

@@ -100,6 +100,28 @@ async def order_and_lock(devnet: Devnet, sender: KeyPair, destination: Destinati
     return ordered.model_copy(update={"source_tx_id": locked.tx_id})
 
 
+async def to_a_thb_wallet(devnet: Devnet, amount_minor: int
+                          ) -> tuple[KeyPair, KeyPair, HubPaymentWire, HubPaymentWire]:
+    """A new sender at aba pays a new wallet at kbank `amount_minor` THB: ordered, the source
+    locked and reported, the provider's THB leg locked (ACWP). Sender, receiver, the order (with
+    the source transaction) and the payment as reported."""
+    sender = await customer(devnet, "aba", "KHR", SENDER_KHR)
+    receiver = await customer(devnet, "kbank", "THB")
+    destination = Destination(kind="ledger", system="thb", account=receiver.participant)
+    ordered = await order_and_lock(devnet, sender, destination, amount_minor)
+    async with HubClient(devnet.url(HUB), sender) as hub:
+        reported = await hub.report_source(ordered.id, ordered.source_tx_id or "")
+    assert reported.status == "ACWP", reported
+    return sender, receiver, ordered, reported
+
+
+async def source_spent(devnet: Devnet, source_tx_id: str) -> bool:
+    """Whether the source leg's locked note has been spent (claimed or refunded)."""
+    async with NodeClient(devnet.url("khr-central"), devnet.key("khr-central")) as ledger:
+        note = await ledger.note(_first_note(source_tx_id))
+    return note.spent_by is not None
+
+
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
     """Wait until `check` holds."""
     deadline = time.monotonic() + SETTLE_WAIT_S
@@ -119,13 +141,7 @@ def test_hub_killed_after_the_destination_locked_both_legs_settle(devnet: Devnet
     (ACWP) the hub is SIGKILLed; the receiver claims with the preimage it had read, the
     provider claims the riel meanwhile, and the restarted hub reports ACCC."""
     async def story() -> None:
-        sender = await customer(devnet, "aba", "KHR", SENDER_KHR)
-        receiver = await customer(devnet, "kbank", "THB")
-        destination = Destination(kind="ledger", system="thb", account=receiver.participant)
-        ordered = await order_and_lock(devnet, sender, destination, 50_000)
-        async with HubClient(devnet.url(HUB), sender) as hub:
-            reported = await hub.report_source(ordered.id, ordered.source_tx_id or "")
-        assert reported.status == "ACWP", reported
+        sender, receiver, ordered, reported = await to_a_thb_wallet(devnet, 50_000)
         async with HubClient(devnet.url(HUB), receiver) as hub:
             preimage = (await hub.payment(ordered.id)).preimage
         assert preimage is not None
@@ -170,10 +186,7 @@ def test_hub_killed_while_the_switch_is_down_settles_after_restart(devnet: Devne
         provider = devnet.manifest.piece(final.quote.provider).key or ""
 
         async def source_claimed() -> bool:
-            async with NodeClient(devnet.url("khr-central"),
-                                  devnet.key("khr-central")) as ledger:
-                note = await ledger.note(_first_note(ordered.source_tx_id or ""))
-            return note.spent_by is not None and await held(
+            return await source_spent(devnet, ordered.source_tx_id or "") and await held(
                 devnet, "khr-central", provider, "KHR") > 0
         await eventually(source_claimed, "the provider claims the source after the release")
     asyncio.run(story())
@@ -185,13 +198,7 @@ def test_provider_killed_between_the_legs_claims_the_source_after_restart(devnet
     provider is down; restarted, the provider reads the preimage from the THB ledger and claims
     the riel, and the hub reports ACCC."""
     async def story() -> None:
-        sender = await customer(devnet, "aba", "KHR", SENDER_KHR)
-        receiver = await customer(devnet, "kbank", "THB")
-        destination = Destination(kind="ledger", system="thb", account=receiver.participant)
-        ordered = await order_and_lock(devnet, sender, destination, 20_000)
-        async with HubClient(devnet.url(HUB), sender) as hub:
-            reported = await hub.report_source(ordered.id, ordered.source_tx_id or "")
-        assert reported.status == "ACWP", reported
+        sender, receiver, ordered, reported = await to_a_thb_wallet(devnet, 20_000)
         provider = reported.quote.provider
         devnet.kill(provider)
         async with HubClient(devnet.url(HUB), receiver) as hub:
@@ -205,10 +212,7 @@ def test_provider_killed_between_the_legs_claims_the_source_after_restart(devnet
         assert final.status == "ACCC", final
 
         async def source_claimed() -> bool:
-            async with NodeClient(devnet.url("khr-central"),
-                                  devnet.key("khr-central")) as ledger:
-                note = await ledger.note(_first_note(ordered.source_tx_id or ""))
-            return note.spent_by is not None
+            return await source_spent(devnet, ordered.source_tx_id or "")
         await eventually(source_claimed, "the restarted provider claims the source")
     asyncio.run(story())
 
