@@ -79,6 +79,16 @@ class NodeConfig(BaseModel):
         return limits[tier]
 
 
+def require_unique(what: str, values: list[str]) -> None:
+    """A configuration validator's check: no value of `values` appears twice."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise PydanticCustomError("unique", "{what} {value} appears twice",
+                                      {"what": what, "value": value})
+        seen.add(value)
+
+
 def load(path: Path) -> NodeConfig:
     """The configuration in `path`; a relative SQLite path counts from the file's folder."""
     config = read(path, NodeConfig)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.keys import KeyPair
-from node.config import Hex64, Name, database_near, read
+from node.config import Hex64, Name, database_near, read, require_unique
 from node.messages import Currency, TokenWire
 from node.partner_switch_config import AgentId, Scheme
 
@@ -101,9 +101,9 @@ class HubConfig(BaseModel):
         names = [ledger.name for ledger in self.ledgers]
         names += [switch.name for switch in self.switches]
         names += [chain.name for chain in self.chains]
-        _unique("system name", names)
-        _unique("provider", [p.name for p in self.providers])
-        _unique("ledger currency", [ledger.currency for ledger in self.ledgers])
+        require_unique("system name", names)
+        require_unique("provider", [p.name for p in self.providers])
+        require_unique("ledger currency", [ledger.currency for ledger in self.ledgers])
         if self.margin_s >= self.source_window_s:
             raise PydanticCustomError("window", "margin_s is less than source_window_s: the "
                                       "destination's lock ends before the source's")
@@ -138,15 +138,6 @@ class HubConfig(BaseModel):
     def provider(self, name: str) -> ProviderEntry | None:
         """The FX provider called `name`."""
         return next((p for p in self.providers if p.name == name), None)
-
-
-def _unique(what: str, values: list[str]) -> None:
-    seen: set[str] = set()
-    for value in values:
-        if value in seen:
-            raise PydanticCustomError("unique", "{what} {value} is listed twice",
-                                      {"what": what, "value": value})
-        seen.add(value)
 
 
 def load_hub(path: Path) -> HubConfig:

@@ -21,7 +21,7 @@ from bridges.iso20022 import Proxy, ProxyType
 from bridges.qr.schemes.promptpay import PROXIES as PROMPTPAY_PROXIES
 from bridges.qr.schemes.promptpay import normalise_mobile
 from dsl.money import exponent
-from node.config import Name, database_near, read
+from node.config import Name, database_near, read, require_unique
 
 
 class Scheme(StrEnum):
@@ -123,9 +123,9 @@ class SwitchConfig(BaseModel):
                  "country": SCHEME_COUNTRY[self.scheme]})
         accounts = [self.hold_account, *(p.account for p in self.participants),
                     *(m.account for m in self.merchants)]
-        _unique("account", accounts)
-        _unique("participant agent_id", [p.agent_id for p in self.participants])
-        _unique("proxy", [proxy_key(self.scheme, proxy)
+        require_unique("account", accounts)
+        require_unique("participant agent_id", [p.agent_id for p in self.participants])
+        require_unique("proxy", [proxy_key(self.scheme, proxy)
                           for proxy in (merchant_proxy(m) for m in self.merchants) if proxy])
         if sum(p.opening_balance_minor for p in self.participants) > BALANCE_MINOR_MAX:
             raise PydanticCustomError("balance", "the opening balances add up to more than "
@@ -133,15 +133,6 @@ class SwitchConfig(BaseModel):
         for merchant in self.merchants:
             _check_proxy_form(self.scheme, merchant)
         return self
-
-
-def _unique(what: str, values: list[str]) -> None:
-    seen: set[str] = set()
-    for value in values:
-        if value in seen:
-            raise PydanticCustomError("unique", "{what} {value} appears twice",
-                                      {"what": what, "value": value})
-        seen.add(value)
 
 
 def _check_proxy_form(scheme: Scheme, merchant: Merchant) -> None:
