@@ -261,10 +261,13 @@ class BankPayments:
                 f"{customer.kyc_tier}", limit_minor=limit, spent_minor=spent)
 
     async def _record(self, row: PaymentRow, changes: dict[str, Any]) -> PaymentRow:
-        self._builder.let_go(row.id)
         if changes["status"] in ("committed", "refused"):
+            self._builder.answered(row.id, TxId(row.tx_id), changes["status"] == "committed",
+                                   changes["code"])
             changes["day"] = utc_day(time.time())  # the limit counts the day it committed
             self._counters.stage.labels(changes["status"]).inc()
+        else:
+            self._builder.let_go(row.id)
         answered = await self._store.answer(row, changes)
         if answered is None:
             raise NodeError(500, "internal", "Internal error", "a payment record vanished")
@@ -280,20 +283,24 @@ class BankPayments:
                           "distribute")
         prepared = await self._builder.prepare(payment_id, payment, self.bank_facts,
                                                self._key.participant)
+        signed = sign(prepared.transaction, (self._key,))
         try:
-            signed = sign(prepared.transaction, (self._key,))
             answer = await self._central.submit(
                 TransactionBatch(transactions=[signed_to_wire(signed)]),
                 idempotency_key=f"distribution-{signed.id}")
-        finally:
+        except BaseException:
             self._builder.let_go(payment_id)
+            raise
+        outcome = answer.outcomes[0]
+        self._builder.answered(payment_id, signed.id, outcome.status == "committed",
+                               outcome.code)
         now_s = int(time.time())
         row = PaymentRow(id=payment_id, account=customer.account, kind="distribution",
                          counterparty=self._config.name, amount_minor=request.amount_minor,
                          currency=request.currency, token="", status="prepared",
                          tx_id=signed.id, day=utc_day(now_s),
                          transaction=transaction_bytes(signed.transaction), created_at_s=now_s)
-        row = row.model_copy(update=_changes(answer.outcomes[0]))
+        row = row.model_copy(update=_changes(outcome))
         await self._store.add_payment(row)
         return _recorded(row)
 

@@ -1,5 +1,6 @@
-"""A bank prepares its customers' transactions: notes fetched from the central bank, chosen and
-held, and the payment built with its change (the engine wallet's own pieces).
+"""A bank prepares its customers' transactions: notes known to the bank (`node.known_notes`,
+read from the central bank when unknown or stale), chosen and held, and the payment built with
+its change (the engine wallet's own pieces).
 
 A note chosen for a prepared payment stays held until the payment is answered or its
 preparation expires (`PREPARED_TTL_S`), so two payments prepared at once never spend the same
@@ -19,7 +20,8 @@ from typing import Final
 from dsl.evaluate import CompiledPolicy
 from dsl.facts import Party
 from dsl.phases import CompiledContract
-from engine.ids import ParticipantId
+from engine.errors import ResultCode
+from engine.ids import ParticipantId, TxId
 from engine.model import Note, TokenRef, Transaction
 from engine.wallet import (
     InsufficientFunds,
@@ -30,12 +32,16 @@ from engine.wallet import (
 )
 from node.central_link import CentralClient
 from node.errors import NodeError, conflict, unprocessable
+from node.known_notes import KnownNotes
 from node.messages import PAGE_SIZE_MAX, NotesQuery, NoteWire
-from node.wire import note_from_wire, token_to_wire
+from node.wire import note_from_wire
 
 PREPARED_TTL_S: Final = 120  # a prepared payment must be signed within this time
 NOTE_PAGES_MAX: Final = 20  # pages of notes read to pay one amount (PAGE_SIZE_MAX each)
 HELD_PAYMENTS_MAX: Final = 100_000  # prepared payments holding notes at once
+# Refusals that say the bank's idea of the payer's notes was wrong.
+_NOTE_REFUSALS: Final = frozenset({ResultCode.NOTE_UNKNOWN.value,
+                                   ResultCode.NOTE_ALREADY_SPENT.value})
 
 
 @dataclass
@@ -81,18 +87,19 @@ class PaymentBuilder:
 
     central: CentralClient
     reservations: NoteReservations = field(default_factory=NoteReservations)
+    known: KnownNotes = field(init=False)
     _held: dict[str, Prepared] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.known = KnownNotes(self._read_notes)
 
     async def prepare(self, payment_id: str, payment: Payment, sender: Party,
                       sender_key: ParticipantId) -> Prepared:
         """Choose and hold the sender's notes and build the transaction; 422
-        `insufficient_funds` if the unheld notes do not cover the amount."""
+        `insufficient_funds` if the unheld notes do not cover the amount, as the central bank
+        lists them now."""
         self._make_room()
-        candidates = await self._notes(sender_key, payment.currency, payment.token)
-        try:
-            notes = self.reservations.choose(candidates, payment.amount_minor, payment.currency)
-        except InsufficientFunds as error:
-            raise unprocessable("insufficient_funds", str(error)) from None
+        notes = await self._choose(payment, sender_key, fresh=False)
         now_s = int(time.time())
         transaction = build_payment(payment, notes, sender, sender_key, created_at_s=now_s,
                                     nonce=uuid.uuid4().hex)
@@ -122,8 +129,41 @@ class PaymentBuilder:
         self._held[payment_id] = prepared
         return prepared
 
+    async def _choose(self, payment: Payment, owner: ParticipantId, *,
+                      fresh: bool) -> list[Note]:
+        known, read = await self.known.notes(owner, payment.currency, fresh=fresh)
+        # Largest first, as the engine's store lists them for its wallets.
+        candidates = sorted((note for note in known if note.token == payment.token
+                             and note.lock is None),
+                            key=lambda note: note.amount_minor, reverse=True)
+        try:
+            return self.reservations.choose(candidates, payment.amount_minor, payment.currency)
+        except InsufficientFunds as error:
+            if not read:  # money may have arrived that the bank has not seen: look again
+                return await self._choose(payment, owner, fresh=True)
+            raise unprocessable("insufficient_funds", str(error)) from None
+
+    def answered(self, payment_id: str, tx_id: TxId, committed: bool, code: str) -> None:
+        """The ledger answered the payment: what it spent and created is known, or after a
+        refusal about its notes, the payer's notes are read again; its notes are let go."""
+        prepared = self._held.get(payment_id)
+        if prepared is not None and committed:
+            self.known.committed(tx_id, prepared.transaction, prepared.notes)
+        elif prepared is not None and code in _NOTE_REFUSALS:
+            for note in prepared.notes:
+                self.known.forget(note.owner)
+        self._release(payment_id)
+
     def let_go(self, payment_id: str) -> None:
-        """The payment was answered (or abandoned): its notes may be chosen again."""
+        """The payment was abandoned, or its outcome is unknown: its notes may be chosen again,
+        and the payer's notes are read again next time."""
+        prepared = self._held.get(payment_id)
+        if prepared is not None:
+            for note in prepared.notes:
+                self.known.forget(note.owner)
+        self._release(payment_id)
+
+    def _release(self, payment_id: str) -> None:
         prepared = self._held.pop(payment_id, None)
         if prepared is not None:
             self.reservations.release(prepared.notes)
@@ -133,14 +173,8 @@ class PaymentBuilder:
         for payment_id in [k for k, p in self._held.items() if p.expires_at_s < now_s]:
             self.let_go(payment_id)
 
-    async def _notes(self, owner: ParticipantId, currency: str,
-                     token: TokenRef | None) -> list[Note]:
-        """The owner's unspent notes of this kind of money, largest first (as the engine's
-        store lists them for its wallets); a locked note is settled, never spent as money."""
-        wanted = token_to_wire(token)
-        notes = [note_from_wire(n) for n in await unspent_notes(self.central, owner, currency)
-                 if n.token == wanted and n.lock is None]
-        return sorted(notes, key=lambda note: note.amount_minor, reverse=True)
+    async def _read_notes(self, owner: ParticipantId, currency: str) -> list[Note]:
+        return [note_from_wire(n) for n in await unspent_notes(self.central, owner, currency)]
 
 
 async def unspent_notes(central: CentralClient, owner: str,
