@@ -222,7 +222,7 @@ class BankPayments:
         """Check the customer's signature and limit, forward, and record the outcome."""
         lock = self._locks.setdefault(customer.account, asyncio.Lock())
         async with lock:
-            row = await asyncio.to_thread(self._store.payment, payment_id)
+            row = await self._store.payment(payment_id)
             if row is None or row.account != customer.account:
                 raise forbidden()
             if row.status != "prepared":
@@ -251,8 +251,7 @@ class BankPayments:
 
     async def _check_limit(self, customer: CustomerRow, row: PaymentRow) -> None:
         today = utc_day(time.time())
-        spent = await asyncio.to_thread(self._store.spent_on, customer.account, row.currency,
-                                        today)
+        spent = await self._store.spent_on(customer.account, row.currency, today)
         limit = self._config.daily_limit(row.currency, customer.kyc_tier)
         if spent + row.amount_minor > limit:
             raise unprocessable(

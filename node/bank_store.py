@@ -1,22 +1,23 @@
 """A commercial bank's own records: its customers and their payments (node tables).
 
-SQLAlchemy Core on the bank's database. Reads are synchronous and the service calls them from
-worker threads (`asyncio.to_thread`), so the event loop never waits on the disk; writes are
-coroutines that go through the bank's one `Writer` (`node.database`), committed in groups and
-answered once durable.
+SQLAlchemy Core on the bank's database. The reads every payment makes (a customer, a payment,
+the day's spending) are coroutines through `node.database.read`; the larger reads of lists and
+reports are synchronous, and the service calls them from worker threads (`asyncio.to_thread`),
+so the event loop never waits on them. Writes are coroutines that go through the bank's one
+`Writer` (`node.database`), committed in groups and answered once durable.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Collection, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from typing import Any, Final, TypeVar
 
 from sqlalchemy import Engine, Executable, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from node.database import Writer
+from node.database import Writer, read
 from node.errors import conflict
 from node.tables import CustomerRow, PaymentRow
 
@@ -25,6 +26,7 @@ PAYMENTS: Final = PaymentRow.__table__  # type: ignore[attr-defined]
 ROWS_PER_READ: Final = 1_000  # rows fetched at a time when a report streams the payments
 HISTORY_ROWS_MAX: Final = 5_000  # a customer's newest records joined into their history
 CUSTOMERS_KEPT_MAX: Final = 100_000  # customer lookups kept in memory (all forgotten beyond)
+PAYMENTS_KEPT_MAX: Final = 100_000  # payments written lately, kept in memory (oldest forgotten)
 # Committed payments that count toward the daily KYC limit (distributions are incoming).
 LIMITED_KINDS: Final = ("payment", "cash_out")
 T = TypeVar("T")
@@ -43,13 +45,24 @@ class BankStore:
 
     Customers are read on every request a customer signs, and change rarely, so they are kept
     in memory once read. Every change of a customer goes through this store and forgets what
-    was kept, before the write (so a read already running is not kept) and after it."""
+    was kept, before the write (so a read already running is not kept) and after it.
+
+    A payment is read back when it is signed, and the day's spending when the limit is
+    checked; both are written only through this store (by the one process serving the bank),
+    so the payments written lately and the spending totals read once are kept too, and each
+    write updates them once it is durable."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.writer = Writer(engine)  # every write of the bank's own rows, the keys' too
         self._known: dict[tuple[str, str], CustomerRow] = {}  # by (column, value) looked up
         self._generation = 0  # counts the customer changes; a read spanning one is not kept
+        self._payments: dict[str, PaymentRow] = {}  # written lately, oldest first
+        self._spent: dict[tuple[str, str, str], int] = {}  # by (account, currency, day)
+        # A total is kept only if no spending write ran during its read: each such write
+        # counts itself in flight and bumps the count of changes as it starts and ends.
+        self._spending_writes = 0
+        self._spending_changes = 0
 
     # ---- customers ------------------------------------------------------------------------
 
@@ -94,7 +107,7 @@ class BankStore:
         if known is not None:
             return known
         generation = self._generation
-        found = await asyncio.to_thread(self._read_customer, column, value)
+        found = await read(self.engine, self._read_customer, column, value)
         if found is not None and generation == self._generation:
             if len(self._known) >= CUSTOMERS_KEPT_MAX:
                 self._known.clear()
@@ -121,10 +134,18 @@ class BankStore:
     async def add_payment(self, row: PaymentRow) -> None:
         """Record a payment (prepared, or answered for a distribution)."""
         values = row.model_dump()
-        await self.writer.write(lambda db: db.execute(_INSERT_PAYMENT, values).rowcount)
+        async with self._changing_spending(_spends(row)):
+            await self.writer.write(lambda db: db.execute(_INSERT_PAYMENT, values).rowcount)
+            self._written(row)
 
-    def payment(self, payment_id: str) -> PaymentRow | None:
+    async def payment(self, payment_id: str) -> PaymentRow | None:
         """The payment with this id."""
+        kept = self._payments.get(payment_id)
+        if kept is not None:
+            return kept
+        return await read(self.engine, self._read_payment, payment_id)
+
+    def _read_payment(self, payment_id: str) -> PaymentRow | None:
         with self.engine.connect() as db:
             return _payment_in(db, payment_id)
 
@@ -132,11 +153,54 @@ class BankStore:
         """Record what became of a payment (status, code, reason, rule, day); the payment as
         recorded now, if it still exists."""
         parameters = {"payment_id": row.id, **changes}
-        updated = await self.writer.write(lambda db: db.execute(_ANSWER, parameters).rowcount)
-        return row.model_copy(update=changes) if updated == 1 else None
+        answered = row.model_copy(update=changes)
+        async with self._changing_spending(_spends(answered)):
+            updated = await self.writer.write(
+                lambda db: db.execute(_ANSWER, parameters).rowcount)
+            if updated != 1:
+                self._payments.pop(row.id, None)
+                return None
+            self._written(answered)
+        return answered
 
-    def spent_on(self, account: str, currency: str, day: str) -> int:
+    async def spent_on(self, account: str, currency: str, day: str) -> int:
         """What a customer's committed payments and cash-outs on `day` (UTC) add up to."""
+        key = (account, currency, day)
+        kept = self._spent.get(key)
+        if kept is not None:
+            return kept
+        changes, quiet = self._spending_changes, self._spending_writes == 0
+        spent = await read(self.engine, self._read_spent_on, account, currency, day)
+        if quiet and changes == self._spending_changes:
+            if len(self._spent) >= CUSTOMERS_KEPT_MAX:
+                self._spent.clear()
+            self._spent[key] = spent
+        return spent
+
+    def _written(self, row: PaymentRow) -> None:
+        """Keep a payment just written, and count it in its day's spending if it is kept."""
+        self._payments.pop(row.id, None)  # re-inserted last: the dict's order is the age order
+        self._payments[row.id] = row
+        while len(self._payments) > PAYMENTS_KEPT_MAX:
+            del self._payments[next(iter(self._payments))]
+        key = (row.account, row.currency, row.day)
+        if _spends(row) and key in self._spent:
+            self._spent[key] += row.amount_minor
+
+    @contextlib.asynccontextmanager
+    async def _changing_spending(self, spends: bool) -> AsyncIterator[None]:
+        if not spends:
+            yield
+            return
+        self._spending_writes += 1
+        self._spending_changes += 1
+        try:
+            yield
+        finally:
+            self._spending_writes -= 1
+            self._spending_changes += 1
+
+    def _read_spent_on(self, account: str, currency: str, day: str) -> int:
         with self.engine.connect() as db:
             return int(db.execute(_SPENT_ON, {"account": account, "currency": currency,
                                               "day": day}).scalar_one())
@@ -199,6 +263,11 @@ def _add_customer(db: Connection, row: CustomerRow) -> None:
 def _customer_in(db: Connection, condition: Any) -> CustomerRow | None:
     row = db.execute(select(CUSTOMERS).where(condition)).mappings().first()
     return CustomerRow.model_validate(dict(row)) if row is not None else None
+
+
+def _spends(row: PaymentRow) -> bool:
+    """Whether the payment, as recorded, counts toward its day's limit."""
+    return row.status == "committed" and row.kind in LIMITED_KINDS
 
 
 def _payment_in(db: Connection, payment_id: str) -> PaymentRow | None:

@@ -9,7 +9,6 @@ id then keeps the retry from doing anything twice).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import time
@@ -20,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from node.database import Writer
+from node.database import Writer, read
 from node.errors import NodeError, bad_request, conflict, problem_response, unprocessable
 from node.tables import IdempotencyRow
 
@@ -48,7 +47,7 @@ class IdempotencyStore:
         """The stored response for (caller, key), or `produce()`'s, stored for next time."""
         key = _valid_key(key)
         digest = hashlib.sha256(body).hexdigest()
-        stored = await asyncio.to_thread(self._find, caller, key)
+        stored = await read(self._engine, self._find, caller, key)
         if stored is not None:
             return _replay(stored, digest)
         if (caller, key) in self._running:

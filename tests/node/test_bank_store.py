@@ -1,18 +1,22 @@
-"""The bank's records (`node.bank_store`): customers kept in memory stay true to the database,
-and a payment's answer is recorded and returned as recorded.
+"""The bank's records (`node.bank_store`): customers, payments and the day's spending kept in
+memory stay true to the database, and a payment's answer is recorded and returned as recorded.
 
-Method: a `BankStore` on a fresh SQLite database; customers are changed through it while
-lookups run, and payments are read back through a new store on the same database.
+Method: a `BankStore` on a fresh SQLite database; customers and payments are changed through it
+while lookups run, and read back through a new store on the same database. A read that must
+span a change runs in a worker thread, as reads do on a database server (`on_a_server`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from node import bank_store
 from node.bank_store import BankStore
 from node.database import open_database
 from node.tables import CustomerRow, PaymentRow
@@ -32,6 +36,14 @@ def payment(payment_id: str) -> PaymentRow:
                       counterparty="bob@aba", amount_minor=1_000, currency="KHR", token="",
                       status="prepared", tx_id="f" * 64, day="2026-01-01",
                       transaction=b"body", created_at_s=1)
+
+
+def on_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's reads go to worker threads, as on PostgreSQL, so a change can run while one
+    of them is in flight."""
+    async def threaded(_engine: object, function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(function, *args)
+    monkeypatch.setattr(bank_store, "read", threaded)
 
 
 def test_a_customer_change_is_seen_by_every_lookup_at_once(tmp_path: Path) -> None:
@@ -58,6 +70,7 @@ def test_a_lookup_that_spans_a_change_is_not_kept(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A lookup that read the customer before a change and answers after it is not kept: the
     next lookup reads the changed customer."""
+    on_a_server(monkeypatch)
     bank = store(tmp_path)
     read, release = threading.Event(), threading.Event()
     plain_read = bank._read_customer
@@ -94,8 +107,65 @@ def test_an_answer_is_recorded_and_returned_as_recorded(tmp_path: Path) -> None:
         await bank.add_payment(payment("p-1"))
         answered = await bank.answer(payment("p-1"), changes)
         assert await bank.answer(payment("p-missing"), changes) is None
-        return answered, await asyncio.to_thread(store(tmp_path).payment, "p-1")
+        return answered, await store(tmp_path).payment("p-1")
 
     answered, read_back = asyncio.run(scenario())
     assert answered is not None and answered == read_back
     assert (answered.status, answered.day) == ("committed", "2026-01-02")
+
+
+COMMITTED = {"status": "committed", "code": "", "reason": "", "rule": "", "day": "2026-01-01"}
+
+
+def test_the_days_spending_counts_each_committed_payment_once(tmp_path: Path) -> None:
+    """Spending read once and kept grows by each committed payment and cash-out, not by a
+    refusal or a distribution; a new store reading the database agrees; a signed payment is
+    read back as its answer recorded it."""
+    async def scenario() -> None:
+        bank = store(tmp_path)
+        assert await bank.spent_on(ALICE.account, "KHR", "2026-01-01") == 0
+        for payment_id, kind in (("p-1", "payment"), ("p-2", "cash_out"),
+                                 ("p-3", "distribution")):
+            await bank.add_payment(payment(payment_id).model_copy(update={"kind": kind}))
+            await bank.answer(payment(payment_id).model_copy(update={"kind": kind}), COMMITTED)
+        await bank.add_payment(payment("p-4"))
+        await bank.answer(payment("p-4"), {**COMMITTED, "status": "refused", "code": "x"})
+        kept = await bank.spent_on(ALICE.account, "KHR", "2026-01-01")
+        fresh = await store(tmp_path).spent_on(ALICE.account, "KHR", "2026-01-01")
+        assert (kept, fresh) == (2_000, 2_000)
+        signed = await bank.payment("p-4")
+        assert signed is not None and (signed.status, signed.code) == ("refused", "x")
+
+    asyncio.run(scenario())
+
+
+def test_a_spending_read_that_spans_a_payment_is_not_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A total read while a payment commits answers its caller but is not kept, so the
+    payment is neither lost from nor counted twice in the next answer."""
+    on_a_server(monkeypatch)
+    bank = store(tmp_path)
+    read, release = threading.Event(), threading.Event()
+    plain_read = bank._read_spent_on
+
+    def slow_read(account: str, currency: str, day: str) -> int:
+        found = plain_read(account, currency, day)
+        read.set()
+        release.wait(10)
+        return found
+
+    async def scenario() -> None:
+        await bank.add_payment(payment("p-1"))
+        monkeypatch.setattr(bank, "_read_spent_on", slow_read)
+        early = asyncio.create_task(bank.spent_on(ALICE.account, "KHR", "2026-01-01"))
+        await asyncio.to_thread(read.wait, 10)
+        await bank.answer(payment("p-1"), COMMITTED)
+        release.set()
+        assert await early == 0  # it read before the payment committed
+        monkeypatch.setattr(bank, "_read_spent_on", plain_read)
+        assert await bank.spent_on(ALICE.account, "KHR", "2026-01-01") == 1_000
+        await bank.add_payment(payment("p-2"))
+        await bank.answer(payment("p-2"), COMMITTED)
+        assert await bank.spent_on(ALICE.account, "KHR", "2026-01-01") == 2_000
+
+    asyncio.run(scenario())
