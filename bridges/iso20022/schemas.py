@@ -6,16 +6,28 @@ document refuses, in this order: input over `MESSAGE_BYTES_MAX`, text that is no
 XML, entity declarations and references to outside resources (xmlschema's defused parser, with
 no resource access at all), a root that is not the expected message's `Document`, and finally
 anything the XSD refuses, naming the first invalid path.
+
+Why two validators: xmlschema, in pure Python, took about 2.4 ms to check one pacs.008, and a
+cross-border payment checks four messages twice (each builder reads back what it wrote): it was
+the largest cost of the hub and the switch. libxml2's XSD validator (through lxml) checks the same
+document in under 0.1 ms. So a document with no markup declaration at all (no `<!`: no DTD, so no
+entity can be declared or reach outside) is first checked by libxml2; if it passes, it is read
+with the standard library's expat parser and accepted. Anything else, and anything libxml2
+refuses, takes the careful path above, which names the refusal exactly as before.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from typing import Final
+from xml.etree import ElementTree
 from xml.etree.ElementTree import Element
 
 import xmlschema
+from lxml import etree
 from xmlschema.exceptions import (
     XMLResourceBlocked,
     XMLResourceError,
@@ -79,11 +91,34 @@ def schema(message: MessageDefinition) -> xmlschema.XMLSchema:
     return xmlschema.XMLSchema(text, allow="none")
 
 
+class _FastSchemas(threading.local):
+    """libxml2's compiled XSDs and parser, one set per thread (lxml shares neither safely)."""
+
+    def __init__(self) -> None:
+        self.parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        self.compiled: dict[MessageDefinition, etree.XMLSchema] = {}
+
+    def validator(self, message: MessageDefinition) -> etree.XMLSchema:
+        compiled = self.compiled.get(message)
+        if compiled is None:
+            folder = files("bridges.iso20022").joinpath("schemas")
+            compiled = etree.XMLSchema(etree.fromstring(
+                folder.joinpath(message.schema_file).read_bytes(), self.parser))
+            self.compiled[message] = compiled
+        return compiled
+
+
+_FAST: Final = _FastSchemas()
+
+
 def read_document(message: MessageDefinition, data: bytes) -> Element:
     """The root `Document` element of `data`, once it has passed every check of this module."""
     if len(data) > MESSAGE_BYTES_MAX:
         raise Iso20022Error(MESSAGE_TOO_LARGE, "",
                             f"{len(data)} bytes; the limit is {MESSAGE_BYTES_MAX}")
+    plainly_valid = _plainly_valid(message, data)
+    if plainly_valid is not None:
+        return plainly_valid
     resource = _resource(data)
     root = resource.root
     expected = f"{{{message.namespace}}}Document"
@@ -93,6 +128,21 @@ def read_document(message: MessageDefinition, data: bytes) -> Element:
                             f"{_describe(root.tag)}")
     _check_schema(message, resource)
     return root
+
+
+def _plainly_valid(message: MessageDefinition, data: bytes) -> Element | None:
+    """`data`'s root if it declares nothing and libxml2 finds it a valid `message`; None sends
+    it down the careful path (see the module's notes)."""
+    if b"<!" in data:
+        return None
+    try:
+        document = etree.fromstring(data, _FAST.parser)
+    except etree.XMLSyntaxError:
+        return None
+    if (document.tag != f"{{{message.namespace}}}Document"
+            or not _FAST.validator(message).validate(document)):
+        return None
+    return ElementTree.fromstring(data)
 
 
 def _resource(data: bytes) -> xmlschema.XMLResource:
