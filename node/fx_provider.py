@@ -19,10 +19,20 @@ from collections.abc import Callable
 from typing import Final
 
 from aiohttp import web
-from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, Table, Text, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    select,
+)
 
 from node.api import Api, Call
-from node.database import Writer, open_database
+from node.database import Writer, open_database, read
 from node.errors import not_found, unprocessable
 from node.fx_messages import (
     CorridorRatesWire,
@@ -67,6 +77,8 @@ QUOTES = Table(
     Column("expires_at_s", BigInteger, nullable=False),
     Column("body", LargeBinary, nullable=False),  # the signed QuoteWire as it was answered
 )
+_FIND: Final = select(QUOTES.c.body).where(QUOTES.c.id == bindparam("quote_id"),
+                                           QUOTES.c.requester == bindparam("requester"))
 
 
 class QuoteBook:
@@ -84,12 +96,13 @@ class QuoteBook:
                   "body": quote.model_dump_json().encode()}
         await self._writer.write(lambda db: db.execute(QUOTES.insert(), values).rowcount)
 
-    def find(self, quote_id: str, requester: str) -> QuoteWire | None:
+    async def find(self, quote_id: str, requester: str) -> QuoteWire | None:
         """The quote `quote_id` if `requester` asked for it; None otherwise."""
-        query = select(QUOTES.c.body).where(QUOTES.c.id == quote_id,
-                                            QUOTES.c.requester == requester)
+        return await read(self._engine, self._find, quote_id, requester)
+
+    def _find(self, quote_id: str, requester: str) -> QuoteWire | None:
         with self._engine.connect() as db:
-            body = db.execute(query).scalar()
+            body = db.execute(_FIND, {"quote_id": quote_id, "requester": requester}).scalar()
         return QuoteWire.model_validate_json(body) if body is not None else None
 
 
@@ -163,7 +176,7 @@ class FxProviderService:
 
     async def quote_by_id(self, call: Call) -> QuoteWire:
         """GET /quotes/{id}: a quote issued to the caller (others learn nothing of it)."""
-        found = await asyncio.to_thread(self.quotes.find, call.path("id"), call.signed_by())
+        found = await self.quotes.find(call.path("id"), call.signed_by())
         if found is None:
             raise not_found("quote")
         return found

@@ -155,10 +155,10 @@ class SettlementDesk:
     async def accept(self, call: Call) -> AcceptanceWire:
         """POST /acceptances: reserve the quote's credit for the payment, or refuse."""
         request, requester = call.body(AcceptanceRequest), call.signed_by()
-        quote = await asyncio.to_thread(self._quotes.find, request.quote_id, requester)
+        quote = await self._quotes.find(request.quote_id, requester)
         if quote is None:
             raise not_found("quote")
-        known = await asyncio.to_thread(self.book.by_quote, request.quote_id)
+        known = await self.book.by_quote(request.quote_id)
         if known is None:
             self._check_terms(quote, request)
         row = Settlement(request.payment_id, quote.id, requester, LegStatus.ACCEPTED,
@@ -266,13 +266,13 @@ class SettlementDesk:
 
     async def _own(self, call: Call) -> Settlement:
         """The caller's payment; others learn nothing of it."""
-        row = await asyncio.to_thread(self.book.by_payment, call.path("payment_id"))
+        row = await self.book.by_payment(call.path("payment_id"))
         if row is None or row.requester != call.signed_by():
             raise not_found("payment")
         return row
 
     async def _reread(self, row: Settlement) -> Settlement:
-        fresh = await asyncio.to_thread(self.book.by_payment, row.payment_id)
+        fresh = await self.book.by_payment(row.payment_id)
         return fresh if fresh is not None else row
 
     # ---- the source leg ----------------------------------------------------------------------
@@ -282,7 +282,7 @@ class SettlementDesk:
         reservation is released; the sender refunds at its deadline)."""
         problem, note = await self._find_source(row, tx_id)
         if note is not None and not problem:
-            other = await asyncio.to_thread(self.book.by_source_note, note.id)
+            other = await self.book.by_source_note(note.id)
             if other is None:
                 return await self.book.update(row, status=LegStatus.SOURCE_LOCKED,
                                               source_note_id=note.id)

@@ -19,12 +19,13 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    bindparam,
     func,
     select,
 )
 from sqlalchemy.engine import Connection
 
-from node.database import Writer
+from node.database import Writer, read
 from node.errors import conflict, unprocessable
 from node.settlement_messages import AcceptanceRequest, LegStatus
 
@@ -54,6 +55,9 @@ SETTLEMENTS = Table(
     Column("code", Text, nullable=False, default=""),
     Column("detail", Text, nullable=False, default=""),
 )
+# Built once: every handler and pass reads a row by one of these columns.
+_BY: Final = {column: select(SETTLEMENTS).where(SETTLEMENTS.c[column] == bindparam("value"))
+              for column in ("payment_id", "quote_id", "source_note_id")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +115,17 @@ class SettlementBook:
             return row
         return await self._writer.write(job)
 
-    def by_payment(self, payment_id: str) -> Settlement | None:
+    async def by_payment(self, payment_id: str) -> Settlement | None:
         """The row of `payment_id`, if accepted."""
-        return self._one(SETTLEMENTS.c.payment_id == payment_id)
+        return await read(self._engine, self._one, "payment_id", payment_id)
 
-    def by_quote(self, quote_id: str) -> Settlement | None:
+    async def by_quote(self, quote_id: str) -> Settlement | None:
         """The payment that accepted `quote_id`, if any."""
-        return self._one(SETTLEMENTS.c.quote_id == quote_id)
+        return await read(self._engine, self._one, "quote_id", quote_id)
 
-    def by_source_note(self, note: str) -> Settlement | None:
+    async def by_source_note(self, note: str) -> Settlement | None:
         """The payment that `note` already backs, if any."""
-        return self._one(SETTLEMENTS.c.source_note_id == note)
+        return await read(self._engine, self._one, "source_note_id", note)
 
     def driven(self) -> list[Settlement]:
         """The payments still moving, oldest first (a stuck one keeps its `code`, not its turn)."""
@@ -140,9 +144,9 @@ class SettlementBook:
             stored).rowcount)
         return changed
 
-    def _one(self, condition: Any) -> Settlement | None:
+    def _one(self, column: str, value: str) -> Settlement | None:
         with self._engine.connect() as db:
-            found = db.execute(select(SETTLEMENTS).where(condition)).first()
+            found = db.execute(_BY[column], {"value": value}).first()
         return _row(found._mapping) if found is not None else None
 
 

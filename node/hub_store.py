@@ -15,10 +15,10 @@ from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import BigInteger, Column, Engine, MetaData, Table, Text, select
+from sqlalchemy import BigInteger, Column, Engine, MetaData, Table, Text, bindparam, select
 
 from bridges.iso20022 import TransactionStatus
-from node.database import Writer
+from node.database import Writer, read
 from node.errors import NodeError
 from node.fx_messages import QuoteWire
 from node.settlement_messages import Destination
@@ -51,6 +51,10 @@ PAYMENTS = Table(
     Column("updated_at_s", BigInteger, nullable=False),
 )
 PAYMENTS_PER_PASS_MAX: Final = 500  # payments one pass of the driver looks at
+QUOTES_KEPT_MAX: Final = 100_000  # offered quotes kept in memory (the oldest forgotten)
+# Built once: every stage of every payment runs them.
+_QUOTE: Final = select(QUOTES).where(QUOTES.c.id == bindparam("quote_id"))
+_PAYMENT: Final = select(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
 
 
 class Stage(StrEnum):
@@ -104,12 +108,16 @@ _COLUMNS: Final = tuple(f.name for f in fields(HubPayment))
 
 
 class HubStore:
-    """The hub's tables; every write goes through the service's one writer."""
+    """The hub's tables; every write goes through the service's one writer.
+
+    An offered quote never changes, and a payment's settlement reads its quote at nearly every
+    stage, so the quotes offered or read lately are kept in memory (`QUOTES_KEPT_MAX`)."""
 
     def __init__(self, engine: Engine, writer: Writer) -> None:
         HUB_METADATA.create_all(engine)
         self._engine = engine
         self._writer = writer
+        self._quotes: dict[str, OfferedQuote] = {}  # by quote id, oldest first
 
     async def offer(self, offered: OfferedQuote) -> None:
         """Keep a quote offered to `offered.requester`."""
@@ -117,15 +125,29 @@ class HubStore:
                   "quote": offered.quote.model_dump_json(),
                   "destination": offered.destination.model_dump_json()}
         await self._writer.write(lambda db: db.execute(QUOTES.insert(), values).rowcount)
+        self._keep(offered)
 
     async def offered(self, quote_id: str, requester: str) -> OfferedQuote | None:
         """The quote `quote_id` if it was offered to `requester`."""
-        query = select(QUOTES).where(QUOTES.c.id == quote_id, QUOTES.c.requester == requester)
-        row = await asyncio.to_thread(self._one, query)
+        offered = await self._offered(quote_id)
+        return offered if offered is not None and offered.requester == requester else None
+
+    async def _offered(self, quote_id: str) -> OfferedQuote | None:
+        kept = self._quotes.get(quote_id)
+        if kept is not None:
+            return kept
+        row = await read(self._engine, self._one, _QUOTE, {"quote_id": quote_id})
         if row is None:
             return None
-        return OfferedQuote(QuoteWire.model_validate_json(row["quote"]), row["requester"],
-                            Destination.model_validate_json(row["destination"]))
+        offered = OfferedQuote(QuoteWire.model_validate_json(row["quote"]), row["requester"],
+                               Destination.model_validate_json(row["destination"]))
+        self._keep(offered)
+        return offered
+
+    def _keep(self, offered: OfferedQuote) -> None:
+        self._quotes[offered.quote.id] = offered
+        while len(self._quotes) > QUOTES_KEPT_MAX:
+            del self._quotes[next(iter(self._quotes))]
 
     async def create(self, payment: HubPayment) -> HubPayment:
         """Insert `payment`, or return the payment already made from its quote (one payment per
@@ -150,8 +172,8 @@ class HubStore:
 
     async def payment(self, payment_id: str) -> HubPayment | None:
         """The payment `payment_id`."""
-        row = await asyncio.to_thread(self._one, select(PAYMENTS).where(
-            PAYMENTS.c.id == payment_id))
+        row = await read(self._engine, self._one, _PAYMENT,
+                         {"payment_id": payment_id})
         return None if row is None else _payment(row)
 
     async def unfinished(self) -> list[HubPayment]:
@@ -163,19 +185,21 @@ class HubStore:
 
     async def destination_of(self, payment: HubPayment) -> Destination:
         """The destination the payment's quote was offered for."""
-        query = select(QUOTES.c.destination).where(QUOTES.c.id == payment.quote_id)
-        row = _quote_row(await asyncio.to_thread(self._one, query), payment)
-        return Destination.model_validate_json(row["destination"])
+        return (await self._quote_of(payment)).destination
 
     async def quote_of(self, payment: HubPayment) -> QuoteWire:
         """The quote the payment settles."""
-        row = _quote_row(await asyncio.to_thread(self._one, select(QUOTES.c.quote).where(
-            QUOTES.c.id == payment.quote_id)), payment)
-        return QuoteWire.model_validate_json(row["quote"])
+        return (await self._quote_of(payment)).quote
 
-    def _one(self, query: Any) -> Any:
+    async def _quote_of(self, payment: HubPayment) -> OfferedQuote:
+        offered = await self._offered(payment.quote_id)
+        if offered is None:  # every payment is made from an offered quote
+            raise inconsistent(f"payment {payment.id} has no offered quote {payment.quote_id}")
+        return offered
+
+    def _one(self, query: Any, parameters: dict[str, str]) -> Any:
         with self._engine.connect() as db:
-            return db.execute(query).mappings().first()
+            return db.execute(query, parameters).mappings().first()
 
     def _all(self, query: Any) -> list[Any]:
         with self._engine.connect() as db:
@@ -185,13 +209,6 @@ class HubStore:
 def inconsistent(detail: str) -> NodeError:
     """The hub's own tables contradict each other: a bug or a damaged database, never input."""
     return NodeError(500, "hub_state_inconsistent", "Hub state inconsistent", detail)
-
-
-def _quote_row(row: Any, payment: HubPayment) -> Any:
-    """A payment's quote row; every payment is made from an offered quote."""
-    if row is None:
-        raise inconsistent(f"payment {payment.id} has no offered quote {payment.quote_id}")
-    return row
 
 
 def _values(payment: HubPayment) -> dict[str, Any]:
