@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -492,10 +491,10 @@ def _serve_hub(path: Path) -> None:
         config = load_hub(path)
     except NodeError as error:
         _input_error(error.problem.detail)
+    from node.http_service import run_service  # noqa: PLC0415 - as the hub
     from node.hub import serve_hub  # noqa: PLC0415 - loads the hub only to serve it
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve_hub(config))
+    run_service(serve_hub(config))
 
 
 def _central_url(config: node_config.NodeConfig, url: str | None) -> str:

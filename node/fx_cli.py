@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -26,6 +25,7 @@ from node.fx_provider_config import (
     load_fx_provider,
 )
 from node.fx_quotes import Fixed
+from node.http_service import run_service
 from node.quote_selection import QUOTE_TIMEOUT_S, FxClient
 
 fx_app = typer.Typer(help="Run an FX provider and ask providers for quotes.",
@@ -98,8 +98,7 @@ def fx_run(config: Annotated[Path, typer.Option("--config", help="The provider's
         loaded: FxProviderConfig = load_fx_provider(config)
     except NodeError as error:
         _fail(error.problem.detail)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve_fx(loaded))
+    run_service(serve_fx(loaded))
 
 
 @fx_app.command("quote")

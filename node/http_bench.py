@@ -28,6 +28,7 @@ from node import config as node_config
 from node.client import ClientError, NodeClient
 from node.config import CentralLink, NodeConfig
 from node.errors import NodeError
+from node.http_service import run_loop
 from node.kyc_limits import KYC_TIERS
 from node.messages import (
     Distribution,
@@ -187,7 +188,7 @@ def run(payments: int, clients: int, folder: Path | None,
                 progress(f"starting {node.config.name} on {node.url}…")
                 started.append(node)  # before start: one that never got ready is stopped too
                 node.start()
-            result = asyncio.run(_bench(network, plan, progress))
+            result = run_loop(_bench(network, plan, progress))
         finally:
             for node in reversed(started):
                 node.stop()

@@ -36,6 +36,7 @@ from node.devnet_plan import HUB, KHR_ISSUED_MINOR, SWITCH
 from node.errors import NodeError
 from node.fx_quotes import Fixed
 from node.http_bench import distribute_notes, open_customer, percentile_ms
+from node.http_service import run_loop
 from node.hub_client import HubClient, pay_abroad
 from node.hub_messages import HubQuoteRequest
 from node.partner_switch_config import MerchantStatus
@@ -165,7 +166,7 @@ def run(plan: HubBenchPlan, folder: Path | None,
         progress(f"starting the devnet in {where} (11 pieces)…")
         try:
             devnet.start()
-            result = asyncio.run(_bench(devnet, plan, progress))
+            result = run_loop(_bench(devnet, plan, progress))
         finally:
             progress("stopping the devnet…")
             devnet.stop()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +13,7 @@ from rich.table import Table
 from engine.errors import InvariantViolation
 from node.config import write
 from node.errors import NodeError
+from node.http_service import run_service
 from node.partner_switch import PartnerSwitch, serve
 from node.partner_switch_config import Scheme, SwitchConfig, load_switch, sample_config
 from node.partner_switch_store import SwitchStore
@@ -57,8 +56,7 @@ def partner_switch_init(
 def partner_switch_run(config: SwitchConfigOption) -> None:
     """Serve acmt.023 and pacs.008 until SIGTERM or Ctrl-C."""
     loaded = _load(config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(loaded))
+    run_service(serve(loaded))
 
 
 @partner_switch_app.command("accounts")

@@ -8,14 +8,13 @@ the databases.
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from aiohttp import web
 
 from node.bank import BankService
 from node.central import CentralService
 from node.config import NodeConfig
-from node.http_service import Service, serve_app, service_app
+from node.http_service import Service, run_service, serve_app, service_app
 from node.metrics import Metrics
 
 
@@ -41,5 +40,4 @@ async def serve(config: NodeConfig, ready: asyncio.Event | None = None) -> None:
 
 def run(config: NodeConfig) -> None:
     """Serve in a fresh event loop (the `earmark node start` command)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(config))
+    run_service(serve(config))
