@@ -321,7 +321,8 @@ def bench_hub(
     rate: Annotated[float, typer.Option(min=0.001, max=hub_bench.RATE_MAX_PER_S,
                                         help="Offered payments per second.")] = 100.0,
     senders: Annotated[int, typer.Option(min=1, max=hub_bench.SENDERS_MAX,
-                                         help="Senders, each paying one at a time.")] = 32,
+                                         help="Senders, each paying one at a time.")
+                 ] = hub_bench.SENDERS_DEFAULT,
     directory: Annotated[Path | None, typer.Option(
         "--dir", help="Run the devnet here (an empty or devnet folder, wiped first); default "
                       "a temporary one.")] = None,

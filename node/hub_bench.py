@@ -46,6 +46,9 @@ HUB_TARGET_PER_S: Final = 100
 HUB_TARGET_P99_MS: Final = 1_000.0
 PAYMENTS_MAX: Final = 5_000  # what aba's issuance and the providers' baht pay for, with room
 SENDERS_MAX: Final = 256
+# As many senders as allowed by default: at 100/s each then pays about every 2.6 s, so the
+# payments queue behind the system rather than behind a few people paying one at a time.
+SENDERS_DEFAULT: Final = SENDERS_MAX
 RATE_MAX_PER_S: Final = 1_000.0
 SENDER_BANK: Final = "aba"
 SOURCE_CURRENCY: Final = "KHR"
