@@ -150,8 +150,7 @@ class PaymentBuilder:
         if prepared is not None and committed:
             self.known.committed(tx_id, prepared.transaction, prepared.notes)
         elif prepared is not None and code in _NOTE_REFUSALS:
-            for note in prepared.notes:
-                self.known.forget(note.owner)
+            self._forget_payer(prepared)
         self._release(payment_id)
 
     def let_go(self, payment_id: str) -> None:
@@ -159,9 +158,12 @@ class PaymentBuilder:
         and the payer's notes are read again next time."""
         prepared = self._held.get(payment_id)
         if prepared is not None:
-            for note in prepared.notes:
-                self.known.forget(note.owner)
+            self._forget_payer(prepared)
         self._release(payment_id)
+
+    def _forget_payer(self, prepared: Prepared) -> None:
+        for owner in {note.owner for note in prepared.notes}:
+            self.known.forget(owner)
 
     def _release(self, payment_id: str) -> None:
         prepared = self._held.pop(payment_id, None)
