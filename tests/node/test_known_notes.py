@@ -1,6 +1,7 @@
 """What a bank knows of its payers' notes (`node.known_notes`), and payments that rely on it.
 
-Method: `KnownNotes` is driven directly with a counting reader and a movable clock; the
+Method: `KnownNotes` is driven directly with a counting reader and a movable clock (and, as a
+hypothesis property, against a model ledger through random runs of payments); the
 payments run on `bank_network`'s real in-process central bank and bank, where the ministry pays
 a customer straight through the ledger, which the bank never sees.
 """
@@ -12,12 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bank_network import MINISTRY, network
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_client_network import MINISTRY_NAME, fund_the_ministry, open_customers
 
 from dsl.facts import Party
 from engine.encoding import note_id, transaction_id
 from engine.ids import NoteId, ParticipantId, TxId
 from engine.model import HashLock, Note, Output, Transaction
+from engine.validate import created_notes
 from node.client import NodeClient
 from node.known_notes import FRESH_S, KnownNotes
 from node.ledger_wallet import LedgerWallet
@@ -158,3 +162,44 @@ def test_money_arriving_behind_the_banks_back_is_spendable_at_once(tmp_path: Pat
 def _to_the_clinic(amount_minor: int, token: TokenWire) -> PaymentRequest:
     return PaymentRequest(to=PayTo(account="clinic@aba"), currency="KZT",
                           amount_minor=amount_minor, token=token)
+
+
+OWNERS = (ALICE, BOB, CAROL)  # the bank serves ALICE and BOB; CAROL banks elsewhere
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(OWNERS), st.sampled_from(OWNERS),
+                          st.integers(min_value=1, max_value=900)), max_size=25))
+def test_known_notes_never_offer_a_spent_note(payments: list[tuple[ParticipantId,
+                                                                   ParticipantId, int]]) -> None:
+    """Property: after any run of payments, the notes the bank knows for its customers are
+    among their unspent notes in the ledger, and are all of them when no money arrived from
+    a payment the bank did not forward (CAROL's)."""
+    async def scenario() -> None:
+        ledger = {owner: [_note(f"{owner[0]}0", owner, 1_000)] for owner in OWNERS}
+        central = Central({owner: list(notes) for owner, notes in ledger.items()})
+        known = _known(central)
+        for owner in (ALICE, BOB):
+            await known.notes(owner, "KHR")
+        unseen = False
+        for payer, payee, amount_minor in payments:
+            spent = sorted(ledger[payer], key=lambda n: n.amount_minor, reverse=True)[:1]
+            if not spent or spent[0].amount_minor < amount_minor or payer == payee:
+                continue
+            payment = _spending(spent, payee, amount_minor)
+            tx_id = transaction_id(payment)
+            ledger[payer] = [n for n in ledger[payer] if n not in spent]
+            for note in created_notes(tx_id, payment, spent):
+                ledger[note.owner].append(note)
+            if payer == CAROL:
+                unseen = unseen or payee != CAROL
+            else:
+                known.committed(tx_id, payment, spent)
+        for owner in (ALICE, BOB):
+            kept = {note.id for note in (await known.notes(owner, "KHR"))[0]}
+            held = {note.id for note in ledger[owner]}
+            assert kept <= held
+            if not unseen:
+                assert kept == held
+        assert central.reads == 2  # all answered from what the bank knew
+    asyncio.run(scenario())
