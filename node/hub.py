@@ -143,8 +143,8 @@ class HubService:
         judge = Judge(corridor=self.corridors.get((asked.source_currency,
                                                    asked.destination_currency)),
                       token=await self._spent(request, call.signed_by(), now_s))
-        selection = await select_quote(self._endpoints(request.destination), asked, self.key,
-                                       judge, now_s, timeout_s=self.config.quote_timeout_s)
+        selection = await select_quote(self._endpoints(request.destination), asked, judge,
+                                       now_s, timeout_s=self.config.quote_timeout_s)
         await self.store.offer(OfferedQuote(selection.chosen, call.signed_by(),
                                             request.destination))
         return quote_wire(selection, request.destination)
@@ -227,7 +227,8 @@ class HubService:
     def _endpoints(self, destination: Destination) -> list[ProviderEndpoint]:
         """The providers that can credit the destination (at a switch: those with an account
         there)."""
-        return [ProviderEndpoint(p.name, p.url, p.key) for p in self.config.providers
+        return [ProviderEndpoint(p.name, self.links.providers[p.name], p.key)
+                for p in self.config.providers
                 if destination.kind != "switch" or destination.system in p.switch_agents]
 
     def _new_payment(self, offered: OfferedQuote, now_s: int) -> HubPayment:

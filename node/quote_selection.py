@@ -28,7 +28,7 @@ from typing import Final, Literal
 from dsl.evaluate import CompiledCorridor, CompiledPolicy, Decision
 from dsl.facts import Facts, Party, Quote, Usage, default_receiver
 from engine.ids import ParticipantId
-from engine.keys import KeyPair, verify
+from engine.keys import verify
 from node.client import ClientError, NodeClient
 from node.errors import NodeError
 from node.fx_messages import QuoteRequest, QuoteWire, RateSheetWire, quote_signing_bytes
@@ -45,12 +45,45 @@ QUOTE_TIMEOUT_S: Final = 2.0  # how long the hub waits for one provider's quote 
 PROVIDERS_MAX: Final = 32  # providers asked for one conversion
 
 
+class FxClient(NodeClient):
+    """A signed connection to one FX provider (`node.fx_provider`'s operations)."""
+
+    async def quote(self, request: QuoteRequest) -> QuoteWire:
+        """`POST /quotes`."""
+        return await self._call("POST", "/quotes", QuoteWire, body=request)
+
+    async def quote_by_id(self, quote_id: str) -> QuoteWire:
+        """`GET /quotes/{id}`."""
+        return await self._call("GET", f"/quotes/{quote_id}", QuoteWire)
+
+    async def rates(self) -> RateSheetWire:
+        """`GET /rates`."""
+        return await self._call("GET", "/rates", RateSheetWire)
+
+    async def accept(self, request: AcceptanceRequest) -> AcceptanceWire:
+        """`POST /acceptances`: reserve the quote's credit for one payment."""
+        return await self._call("POST", "/acceptances", AcceptanceWire, body=request)
+
+    async def source_locked(self, payment_id: str, report: SourceLocked) -> LegWire:
+        """`POST /legs/{id}/source`: the source is locked; verify it and lock your leg."""
+        return await self._call("POST", f"/legs/{payment_id}/source", LegWire, body=report)
+
+    async def release(self, payment_id: str, release: Release) -> LegWire:
+        """`POST /legs/{id}/release`: a partner switch's outcome, with the preimage on credit."""
+        return await self._call("POST", f"/legs/{payment_id}/release", LegWire, body=release)
+
+    async def legs(self, payment_id: str) -> LegWire:
+        """`GET /legs/{id}`."""
+        return await self._call("GET", f"/legs/{payment_id}", LegWire)
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderEndpoint:
-    """Where the hub asks one provider, and the provider's key if the hub knows it."""
+    """One provider the hub asks: its name, the hub's open connection to it (kept open across
+    requests, as a connection per quote cost more than the quote), and its key if known."""
 
     name: str
-    url: str
+    client: FxClient
     key: str | None = None
 
 
@@ -121,59 +154,26 @@ class NoQuoteAllowed(NodeError):
         self.skipped = skipped
 
 
-class FxClient(NodeClient):
-    """A signed connection to one FX provider (`node.fx_provider`'s operations)."""
-
-    async def quote(self, request: QuoteRequest) -> QuoteWire:
-        """`POST /quotes`."""
-        return await self._call("POST", "/quotes", QuoteWire, body=request)
-
-    async def quote_by_id(self, quote_id: str) -> QuoteWire:
-        """`GET /quotes/{id}`."""
-        return await self._call("GET", f"/quotes/{quote_id}", QuoteWire)
-
-    async def rates(self) -> RateSheetWire:
-        """`GET /rates`."""
-        return await self._call("GET", "/rates", RateSheetWire)
-
-    async def accept(self, request: AcceptanceRequest) -> AcceptanceWire:
-        """`POST /acceptances`: reserve the quote's credit for one payment."""
-        return await self._call("POST", "/acceptances", AcceptanceWire, body=request)
-
-    async def source_locked(self, payment_id: str, report: SourceLocked) -> LegWire:
-        """`POST /legs/{id}/source`: the source is locked; verify it and lock your leg."""
-        return await self._call("POST", f"/legs/{payment_id}/source", LegWire, body=report)
-
-    async def release(self, payment_id: str, release: Release) -> LegWire:
-        """`POST /legs/{id}/release`: a partner switch's outcome, with the preimage on credit."""
-        return await self._call("POST", f"/legs/{payment_id}/release", LegWire, body=release)
-
-    async def legs(self, payment_id: str) -> LegWire:
-        """`GET /legs/{id}`."""
-        return await self._call("GET", f"/legs/{payment_id}", LegWire)
-
-
 # ---- gathering -------------------------------------------------------------------------------
 
 
-async def gather_quotes(endpoints: list[ProviderEndpoint], request: QuoteRequest, key: KeyPair,
+async def gather_quotes(endpoints: list[ProviderEndpoint], request: QuoteRequest,
                         timeout_s: float = QUOTE_TIMEOUT_S) -> Gathered:
     """Ask every provider at once; each has `timeout_s` to answer or is skipped."""
     if len(endpoints) > PROVIDERS_MAX:
         raise NodeError(400, "too_many_providers", "Bad request",
                         f"at most {PROVIDERS_MAX} providers are asked at once")
-    answers = await asyncio.gather(*(_ask(e, request, key, timeout_s) for e in endpoints))
+    answers = await asyncio.gather(*(_ask(e, request, timeout_s) for e in endpoints))
     quotes = tuple(a for a in answers if isinstance(a, QuoteWire))
     skipped = tuple(a for a in answers if isinstance(a, Skipped))
     return Gathered(quotes, skipped)
 
 
-async def _ask(endpoint: ProviderEndpoint, request: QuoteRequest, key: KeyPair,
+async def _ask(endpoint: ProviderEndpoint, request: QuoteRequest,
                timeout_s: float) -> QuoteWire | Skipped:
     try:
         # The client's own (longer) timeout stays a backstop: `wait_for` decides lateness.
-        async with FxClient(endpoint.url, key) as client:
-            quote = await asyncio.wait_for(client.quote(request), timeout_s)
+        quote = await asyncio.wait_for(endpoint.client.quote(request), timeout_s)
     except TimeoutError:
         return Skipped(endpoint.name, "timeout", f"no quote within {timeout_s} s")
     except ClientError as error:
@@ -203,14 +203,13 @@ def choose(gathered: Gathered, request: QuoteRequest, judge: Judge, now_s: int) 
     return Selection(best, tuple(refused), gathered.skipped)
 
 
-async def select_quote(endpoints: list[ProviderEndpoint], request: QuoteRequest, key: KeyPair,
+async def select_quote(endpoints: list[ProviderEndpoint], request: QuoteRequest,
                        judge: Judge, now_s: int, *,
                        timeout_s: float = QUOTE_TIMEOUT_S) -> Selection:
     """Gather quotes from `endpoints` and choose the best one `judge` allows."""
     keys = {e.name: e.key for e in endpoints if e.key is not None}
     judge = Judge(judge.corridor, judge.token, {**keys, **judge.provider_keys})
-    return choose(await gather_quotes(endpoints, request, key, timeout_s), request, judge,
-                  now_s)
+    return choose(await gather_quotes(endpoints, request, timeout_s), request, judge, now_s)
 
 
 def judge_quote(quote: QuoteWire, request: QuoteRequest, judge: Judge,

@@ -27,6 +27,7 @@ from node.fx_provider_config import CorridorConfig, FxProviderConfig, fresh_fx_p
 from node.fx_quotes import Fixed
 from node.processes import free_port
 from node.quote_selection import (
+    FxClient,
     Gathered,
     Judge,
     NoQuoteAllowed,
@@ -110,13 +111,19 @@ def slow_provider() -> web.Application:
     return app
 
 
+async def endpoint(stack: AsyncExitStack, name: str, url: str,
+                   key: str | None = None) -> ProviderEndpoint:
+    """The hub's endpoint for the provider at `url`, its connection open until `stack` closes."""
+    return ProviderEndpoint(name, await stack.enter_async_context(FxClient(url, HUB)), key)
+
+
 async def endpoints(stack: AsyncExitStack, providers: list[FxProviderConfig],
                     ) -> list[ProviderEndpoint]:
     """Serve each provider in-process until `stack` closes; their endpoints, keys known."""
     found = []
     for provider in providers:
         url = await stack.enter_async_context(served(build_fx_app(provider, lambda: NOW_S)))
-        found.append(ProviderEndpoint(provider.name, url, provider.key.participant))
+        found.append(await endpoint(stack, provider.name, url, provider.key.participant))
     return found
 
 
@@ -129,11 +136,10 @@ def test_the_best_of_two_quotes_is_chosen(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with AsyncExitStack() as stack:
             found = await endpoints(stack, providers)
-            by_source = await select_quote(found, request("KHR", "THB", 100_000_000), HUB,
-                                           judge, NOW_S + 5)
+            by_source = await select_quote(found, request("KHR", "THB", 100_000_000), judge,
+                                           NOW_S + 5)
             by_destination = await select_quote(
-                found, request("KHR", "THB", 868_013, Fixed.DESTINATION), HUB, judge,
-                NOW_S + 5)
+                found, request("KHR", "THB", 868_013, Fixed.DESTINATION), judge, NOW_S + 5)
         assert by_source.chosen.provider == "kbank-fx"
         # (100 000 000 - 250 000) x 0.008715 = 869 321.25 -> 869 321
         assert by_source.chosen.destination.amount_minor == 869_321
@@ -199,12 +205,12 @@ def test_a_provider_past_the_timeout_is_skipped_while_another_serves(tmp_path: P
         async with AsyncExitStack() as stack:
             [served_one, street] = await endpoints(stack, [provider, impostor])
             slow = await stack.enter_async_context(served(slow_provider()))
-            found = [ProviderEndpoint("slow-fx", slow), served_one,
-                     ProviderEndpoint("gone-fx", f"http://127.0.0.1:{free_port()}"),
-                     ProviderEndpoint("kbank-fx", street.url)]
+            found = [await endpoint(stack, "slow-fx", slow), served_one,
+                     await endpoint(stack, "gone-fx", f"http://127.0.0.1:{free_port()}"),
+                     await endpoint(stack, "kbank-fx", street.client.base_url.human_repr())]
             started = time.monotonic()
-            selection = await select_quote(found, request("KHR", "THB", 100_000_000), HUB,
-                                           Judge(), NOW_S, timeout_s=TIMEOUT_S)
+            selection = await select_quote(found, request("KHR", "THB", 100_000_000), Judge(),
+                                           NOW_S, timeout_s=TIMEOUT_S)
             elapsed = time.monotonic() - started
         assert selection.chosen.provider == "acleda-fx"
         assert [(s.provider, s.why) for s in selection.skipped] == [
