@@ -15,6 +15,7 @@ from engine.model import Note, TokenRef
 from engine.store import SqlStore
 from node.api import Api, Call
 from node.central_access import Access
+from node.database import read
 from node.errors import bad_request, forbidden, not_found
 from node.messages import (
     BalanceList,
@@ -105,8 +106,8 @@ class CentralReads:
         query = call.query(DirectoryQuery)
         if (query.account is None) == (query.phone is None):
             raise bad_request("invalid_request", "give exactly one of account and phone")
-        row = await asyncio.to_thread(self.records.find_wallet, account=query.account,
-                                      phone=query.phone)
+        row = await read(self.store.engine, self.records.find_wallet, account=query.account,
+                         phone=query.phone)
         if row is None:
             raise not_found("payee")
         return payee_wire(row)
@@ -115,9 +116,7 @@ class CentralReads:
         """GET /notes: a page of an owner's notes, by note id."""
         query = call.query(NotesQuery)
         _owner_key(query.owner)
-        # One trip to a worker thread for the check and the read: a bank asks for notes on
-        # every payment it prepares.
-        found = await asyncio.to_thread(self._notes_seen_by, call.signed_by(), query)
+        found = await read(self.store.engine, self._notes_seen_by, call.signed_by(), query)
         items = [note_to_wire(note, spent_by) for note, spent_by in found[:query.limit]]
         return NoteList(items=items, next=items[-1].id if len(found) > query.limit else None)
 
@@ -127,7 +126,7 @@ class CentralReads:
         it exists."""
         caller, note_id = call.signed_by(), NoteId(call.path("note_id"))
         self.access.participant(caller)
-        found = await asyncio.to_thread(self.store.note, note_id)
+        found = await read(self.store.engine, self.store.note, note_id)
         if found is None:
             if caller == self.access.central.key:
                 raise not_found("note")
@@ -140,7 +139,7 @@ class CentralReads:
         """GET /balances/{owner}: what an owner holds, by currency and token."""
         owner = call.path("owner")
         await self._may_see_owner(call.signed_by(), owner)
-        found = await asyncio.to_thread(self.store.balances_of, ParticipantId(owner))
+        found = await read(self.store.engine, self.store.balances_of, ParticipantId(owner))
         return BalanceList(owner=owner, balances=[
             BalanceWire(currency=currency, token=token_to_wire(token), amount_minor=amount,
                         notes=count) for currency, token, amount, count in found])
@@ -156,7 +155,7 @@ class CentralReads:
 
     async def _may_see_owner(self, caller: ParticipantId, owner: str) -> None:
         _owner_key(owner)
-        if not await asyncio.to_thread(self.access.sees_owner, caller, owner):
+        if not await read(self.store.engine, self.access.sees_owner, caller, owner):
             raise forbidden()
 
     async def transaction(self, call: Call) -> OutcomeWire:
@@ -165,9 +164,10 @@ class CentralReads:
         another's."""
         caller, tx_id = call.signed_by(), TxId(call.path("tx_id"))
         self.access.participant(caller)
-        if not await asyncio.to_thread(self.access.sees_transaction, caller, self.store, tx_id):
+        if not await read(self.store.engine, self.access.sees_transaction, caller, self.store,
+                          tx_id):
             raise forbidden()
-        found = (await asyncio.to_thread(self.store.results, [tx_id])).get(tx_id)
+        found = (await read(self.store.engine, self.store.results, [tx_id])).get(tx_id)
         if found is None or not found.committed:
             raise not_found("transaction")
         return OutcomeWire(tx_id=tx_id, status="committed", code=found.code)
@@ -177,9 +177,10 @@ class CentralReads:
         GET /transactions/{tx_id} (a bridge reads so where a payment to it is to be paid)."""
         caller, tx_id = call.signed_by(), TxId(call.path("tx_id"))
         self.access.participant(caller)
-        if not await asyncio.to_thread(self.access.sees_transaction, caller, self.store, tx_id):
+        if not await read(self.store.engine, self.access.sees_transaction, caller, self.store,
+                          tx_id):
             raise forbidden()
-        entry = await asyncio.to_thread(self.store.journal_entry, tx_id)
+        entry = await read(self.store.engine, self.store.journal_entry, tx_id)
         if entry is None:
             raise not_found("transaction")
         return JournalEntryWire(tx_id=tx_id, transaction=to_wire(from_bytes(entry[0])))
