@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from node.database import Writer, read
 from node.errors import conflict
+from node.recent import Recent
 from node.tables import CustomerRow, PaymentRow
 
 CUSTOMERS: Final = CustomerRow.__table__  # type: ignore[attr-defined]
@@ -57,7 +58,7 @@ class BankStore:
         self.writer = Writer(engine)  # every write of the bank's own rows, the keys' too
         self._known: dict[tuple[str, str], CustomerRow] = {}  # by (column, value) looked up
         self._generation = 0  # counts the customer changes; a read spanning one is not kept
-        self._payments: dict[str, PaymentRow] = {}  # written lately, oldest first
+        self._payments: Recent[str, PaymentRow] = Recent(PAYMENTS_KEPT_MAX)  # written lately
         self._spent: dict[tuple[str, str, str], int] = {}  # by (account, currency, day)
         # A total is kept only if no spending write ran during its read: each such write
         # counts itself in flight and bumps the count of changes as it starts and ends.
@@ -158,7 +159,7 @@ class BankStore:
             updated = await self.writer.write(
                 lambda db: db.execute(_ANSWER, parameters).rowcount)
             if updated != 1:
-                self._payments.pop(row.id, None)
+                self._payments.forget(row.id)
                 return None
             self._written(answered)
         return answered
@@ -179,10 +180,7 @@ class BankStore:
 
     def _written(self, row: PaymentRow) -> None:
         """Keep a payment just written, and count it in its day's spending if it is kept."""
-        self._payments.pop(row.id, None)  # re-inserted last: the dict's order is the age order
-        self._payments[row.id] = row
-        while len(self._payments) > PAYMENTS_KEPT_MAX:
-            del self._payments[next(iter(self._payments))]
+        self._payments.keep(row.id, row)
         key = (row.account, row.currency, row.day)
         if _spends(row) and key in self._spent:
             self._spent[key] += row.amount_minor

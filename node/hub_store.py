@@ -21,6 +21,7 @@ from bridges.iso20022 import TransactionStatus
 from node.database import Writer, read
 from node.errors import NodeError
 from node.fx_messages import QuoteWire
+from node.recent import Recent
 from node.settlement_messages import Destination
 
 HUB_METADATA = MetaData()
@@ -52,6 +53,7 @@ PAYMENTS = Table(
 )
 PAYMENTS_PER_PASS_MAX: Final = 500  # payments one pass of the driver looks at
 QUOTES_KEPT_MAX: Final = 100_000  # offered quotes kept in memory (the oldest forgotten)
+PAYMENTS_KEPT_MAX: Final = 100_000  # payments written or read lately, kept in memory
 # Built once: every stage of every payment runs them.
 _QUOTE: Final = select(QUOTES).where(QUOTES.c.id == bindparam("quote_id"))
 _PAYMENT: Final = select(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
@@ -111,13 +113,16 @@ class HubStore:
     """The hub's tables; every write goes through the service's one writer.
 
     An offered quote never changes, and a payment's settlement reads its quote at nearly every
-    stage, so the quotes offered or read lately are kept in memory (`QUOTES_KEPT_MAX`)."""
+    stage, so the quotes offered or read lately are kept in memory (`QUOTES_KEPT_MAX`). So are
+    the payments written or read lately (`PAYMENTS_KEPT_MAX`), each as last written: the hub
+    is the only writer of its tables, and every step of a payment reads it first."""
 
     def __init__(self, engine: Engine, writer: Writer) -> None:
         HUB_METADATA.create_all(engine)
         self._engine = engine
         self._writer = writer
-        self._quotes: dict[str, OfferedQuote] = {}  # by quote id, oldest first
+        self._quotes: Recent[str, OfferedQuote] = Recent(QUOTES_KEPT_MAX)  # by quote id
+        self._payments: Recent[str, HubPayment] = Recent(PAYMENTS_KEPT_MAX)  # by payment id
 
     async def offer(self, offered: OfferedQuote) -> None:
         """Keep a quote offered to `offered.requester`."""
@@ -125,7 +130,7 @@ class HubStore:
                   "quote": offered.quote.model_dump_json(),
                   "destination": offered.destination.model_dump_json()}
         await self._writer.write(lambda db: db.execute(QUOTES.insert(), values).rowcount)
-        self._keep(offered)
+        self._quotes.keep(offered.quote.id, offered)
 
     async def offered(self, quote_id: str, requester: str) -> OfferedQuote | None:
         """The quote `quote_id` if it was offered to `requester`."""
@@ -141,13 +146,8 @@ class HubStore:
             return None
         offered = OfferedQuote(QuoteWire.model_validate_json(row["quote"]), row["requester"],
                                Destination.model_validate_json(row["destination"]))
-        self._keep(offered)
+        self._quotes.keep(quote_id, offered)
         return offered
-
-    def _keep(self, offered: OfferedQuote) -> None:
-        self._quotes[offered.quote.id] = offered
-        while len(self._quotes) > QUOTES_KEPT_MAX:
-            del self._quotes[next(iter(self._quotes))]
 
     async def create(self, payment: HubPayment) -> HubPayment:
         """Insert `payment`, or return the payment already made from its quote (one payment per
@@ -159,8 +159,9 @@ class HubStore:
                 return _payment(found)
             db.execute(PAYMENTS.insert(), _values(payment))
             return None
-        existing = await self._writer.write(job)
-        return existing or payment
+        stored = await self._writer.write(job) or payment
+        self._payments.keep(stored.id, stored)
+        return stored
 
     async def save(self, payment: HubPayment, **changes: Any) -> HubPayment:
         """`payment` with `changes` (and the time of the change), stored."""
@@ -168,13 +169,21 @@ class HubStore:
         values = {k: v for k, v in _values(changed).items() if k != "id"}
         await self._writer.write(lambda db: db.execute(
             PAYMENTS.update().where(PAYMENTS.c.id == payment.id), values).rowcount)
+        self._payments.keep(changed.id, changed)
         return changed
 
     async def payment(self, payment_id: str) -> HubPayment | None:
         """The payment `payment_id`."""
-        row = await read(self._engine, self._one, _PAYMENT,
-                         {"payment_id": payment_id})
-        return None if row is None else _payment(row)
+        kept = self._payments.get(payment_id)
+        if kept is not None:
+            return kept
+        row = await read(self._engine, self._one, _PAYMENT, {"payment_id": payment_id})
+        if row is None:
+            return None
+        found = _payment(row)
+        if payment_id not in self._payments:  # a save while reading is newer than the read
+            self._payments.keep(payment_id, found)
+        return found
 
     async def unfinished(self) -> list[HubPayment]:
         """Payments the driver still has work on, oldest first."""

@@ -26,6 +26,7 @@ from typing import Final
 from engine.ids import NoteId, ParticipantId, TxId
 from engine.model import Note, Transaction
 from engine.validate import created_notes
+from node.recent import Recent
 
 FRESH_S: Final = 5.0  # how long a list read from the central bank is trusted
 OWNERS_MAX: Final = 100_000  # lists kept at once; beyond it the oldest are forgotten
@@ -55,7 +56,8 @@ class KnownNotes:
 
     read: ReadNotes
     clock: Callable[[], float] = time.monotonic
-    _known: dict[tuple[ParticipantId, str], _Known] = field(default_factory=dict)
+    _known: Recent[tuple[ParticipantId, str], _Known] = field(
+        default_factory=lambda: Recent(OWNERS_MAX))
     # A read that started before the owner's notes changed keeps its answer for its own
     # caller but does not overwrite what is known now.
     _reading: dict[ParticipantId, set[_Reading]] = field(default_factory=dict)
@@ -77,7 +79,7 @@ class KnownNotes:
             if not in_flight:
                 self._reading.pop(owner, None)
         if not reading.stale:
-            self._remember((owner, currency), _Known({n.id: n for n in notes}, read_at_s))
+            self._known.keep((owner, currency), _Known({n.id: n for n in notes}, read_at_s))
         return notes, True
 
     def committed(self, tx_id: TxId, transaction: Transaction, spent: Sequence[Note]) -> None:
@@ -92,8 +94,7 @@ class KnownNotes:
     def forget(self, owner: ParticipantId) -> None:
         """Not sure any more what the owner holds: read it again next time."""
         self._outdate_reads(owner)
-        for key in [key for key in self._known if key[0] == owner]:
-            del self._known[key]
+        self._known.forget_where(lambda key: key[0] == owner)
 
     def _change(self, owner: ParticipantId, currency: str,
                 change: Callable[[_Known], None]) -> None:
@@ -105,12 +106,6 @@ class KnownNotes:
     def _outdate_reads(self, owner: ParticipantId) -> None:
         for reading in self._reading.get(owner, ()):
             reading.stale = True
-
-    def _remember(self, key: tuple[ParticipantId, str], known: _Known) -> None:
-        self._known.pop(key, None)  # re-inserted last: the dict's order is the age order
-        self._known[key] = known
-        while len(self._known) > OWNERS_MAX:
-            del self._known[next(iter(self._known))]
 
 
 def _drop(known: _Known, gone: set[NoteId]) -> None:

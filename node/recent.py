@@ -1,0 +1,52 @@
+"""A bounded map of what a service wrote or read lately, so that its next read of the same row
+needs no database.
+
+Each service keeps rows only it writes (its payments, its quotes, its settlements): a row it
+keeps is the row as last written, and a row it does not keep is read from the database as
+before. The oldest entries are forgotten beyond the bound, so memory stays flat however long
+the service runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    """At most `limit` entries; keeping one makes it the newest, and the oldest go first."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("a Recent map keeps at least one entry")
+        self.limit = limit
+        self._entries: dict[K, V] = {}  # oldest first: a dict keeps insertion order
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def get(self, key: K) -> V | None:
+        """The entry kept for `key`, if any."""
+        return self._entries.get(key)
+
+    def keep(self, key: K, value: V) -> None:
+        """Keep `value` for `key` as the newest entry, forgetting the oldest beyond the limit."""
+        self._entries.pop(key, None)
+        self._entries[key] = value
+        while len(self._entries) > self.limit:
+            del self._entries[next(iter(self._entries))]
+
+    def forget(self, key: K) -> None:
+        """Forget `key` (a no-op when it is not kept)."""
+        self._entries.pop(key, None)
+
+    def forget_where(self, doomed: Callable[[K], bool]) -> None:
+        """Forget every key for which `doomed` holds."""
+        for key in [key for key in self._entries if doomed(key)]:
+            del self._entries[key]

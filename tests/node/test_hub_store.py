@@ -1,0 +1,94 @@
+"""The hub's payments kept in memory (`node.hub_store`) stay true to its database: every read
+answers the payment as last saved, also when a read from the database spans a save.
+
+Method: a `HubStore` on a fresh SQLite database, read back through a new store on the same
+database. A read that must span a save runs in a worker thread, as reads do on a database
+server (`on_a_server`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridges.iso20022 import TransactionStatus
+from node import hub_store
+from node.database import Writer, open_database
+from node.hub_store import HubPayment, HubStore, Stage
+
+PAYMENT = HubPayment(id="a" * 32, quote_id="q-1", sender="b" * 64, stage=Stage.ACCEPTING,
+                     status=TransactionStatus.PENDING, preimage="c" * 64, hashlock="d" * 64,
+                     source_deadline_s=2_000, destination_deadline_s=1_000, created_at_s=1,
+                     updated_at_s=1)
+
+
+def store(tmp_path: Path) -> HubStore:
+    """A store on the test's database (the same one at every call)."""
+    engine = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
+    return HubStore(engine, Writer(engine))
+
+
+def on_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's reads go to worker threads, as on PostgreSQL, so a save can run while one
+    of them is in flight."""
+    async def threaded(_engine: object, function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(function, *args)
+    monkeypatch.setattr(hub_store, "read", threaded)
+
+
+def test_every_read_answers_the_payment_as_last_saved(tmp_path: Path) -> None:
+    """Through the store that saved it and through a new one on the same database, a payment
+    reads as its last save; a second order of the same quote finds the first payment."""
+    hub = store(tmp_path)
+
+    async def scenario() -> None:
+        await hub.create(PAYMENT)
+        await hub.save(PAYMENT, stage=Stage.AWAITING_SOURCE, pay_to="acleda-fx")
+        twin = await hub.create(HubPayment(**{**_fields(PAYMENT), "id": "e" * 32}))
+        assert twin.id == PAYMENT.id and twin.pay_to == "acleda-fx"
+        saved = await hub.payment(PAYMENT.id)
+        assert saved is not None
+        done = await hub.save(saved, stage=Stage.DONE,
+                              status=TransactionStatus.ACCEPTED_CREDITOR_SETTLEMENT_COMPLETED)
+        assert await hub.payment(PAYMENT.id) == done
+        assert await store(tmp_path).payment(PAYMENT.id) == done
+        assert await hub.payment("f" * 32) is None
+
+    asyncio.run(scenario())
+
+
+def test_a_read_that_spans_a_save_does_not_hide_it(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new store reads a payment from the database while the driver saves its next stage:
+    the read answers what it read, and the next read answers the save."""
+    on_a_server(monkeypatch)
+    asyncio.run(store(tmp_path).create(PAYMENT))
+    hub = store(tmp_path)
+    read, release = threading.Event(), threading.Event()
+    plain_one = hub._one
+
+    def slow_one(query: Any, parameters: dict[str, str]) -> Any:
+        found = plain_one(query, parameters)
+        read.set()
+        release.wait(10)
+        return found
+
+    async def scenario() -> None:
+        monkeypatch.setattr(hub, "_one", slow_one)
+        early = asyncio.create_task(hub.payment(PAYMENT.id))
+        await asyncio.to_thread(read.wait, 10)
+        saved = await hub.save(PAYMENT, stage=Stage.AWAITING_SOURCE)
+        release.set()
+        assert await early == PAYMENT  # it read before the save
+        assert await hub.payment(PAYMENT.id) == saved
+
+    asyncio.run(scenario())
+
+
+def _fields(payment: HubPayment) -> dict[str, Any]:
+    return {name: getattr(payment, name) for name in hub_store._COLUMNS}
