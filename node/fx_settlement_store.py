@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from node.database import Writer, read
 from node.errors import conflict, unprocessable
+from node.recent import Recent
 from node.settlement_messages import AcceptanceRequest, LegStatus
 
 # A reservation stops counting against liquidity once nothing left the provider for good.
@@ -55,6 +56,7 @@ SETTLEMENTS = Table(
     Column("code", Text, nullable=False, default=""),
     Column("detail", Text, nullable=False, default=""),
 )
+ROWS_KEPT_MAX: Final = 100_000  # rows written or read lately, kept in memory by payment id
 # Built once: every handler and pass reads a row by one of these columns.
 _BY: Final = {column: select(SETTLEMENTS).where(SETTLEMENTS.c[column] == bindparam("value"))
               for column in ("payment_id", "quote_id", "source_note_id")}
@@ -88,12 +90,18 @@ class Settlement:
 
 
 class SettlementBook:
-    """The settlement rows, read directly and written through the provider's writer."""
+    """The settlement rows, read directly and written through the provider's writer.
+
+    The rows written or read lately are kept in memory by payment id (`ROWS_KEPT_MAX`), each as
+    last written: the provider is the only writer of its table, and every report from the hub
+    and every pass reads the payment's row first."""
 
     def __init__(self, engine: Engine, writer: Writer) -> None:
         SETTLEMENT_METADATA.create_all(engine)
         self._engine = engine
         self._writer = writer
+        self._rows: Recent[str, Settlement] = Recent(ROWS_KEPT_MAX)
+        self._updates = 0  # updates done: a read that spans one may be older than the database
 
     async def reserve(self, row: Settlement, liquidity_minor: int) -> Settlement:
         """Insert `row` if its quote is not taken and its credit fits `liquidity_minor` beside
@@ -113,11 +121,20 @@ class SettlementBook:
                                     f"{row.reserved_minor} more do not fit")
             db.execute(SETTLEMENTS.insert(), _values(row))
             return row
-        return await self._writer.write(job)
+        stored = await self._writer.write(job)
+        self._rows.keep(stored.payment_id, stored)
+        return stored
 
     async def by_payment(self, payment_id: str) -> Settlement | None:
         """The row of `payment_id`, if accepted."""
-        return await read(self._engine, self._one, "payment_id", payment_id)
+        kept = self._rows.get(payment_id)
+        if kept is not None:
+            return kept
+        updates = self._updates
+        found = await read(self._engine, self._one, "payment_id", payment_id)
+        if found is not None and updates == self._updates and payment_id not in self._rows:
+            self._rows.keep(payment_id, found)
+        return found
 
     async def by_quote(self, quote_id: str) -> Settlement | None:
         """The payment that accepted `quote_id`, if any."""
@@ -136,12 +153,18 @@ class SettlementBook:
             return [_row(r._mapping) for r in db.execute(query)]
 
     async def update(self, row: Settlement, **values: Any) -> Settlement:
-        """Store `values` on `row`; returns the row as stored."""
+        """Store `values` on `row`; returns `row` with them."""
         changed = replace(row, **values)
         stored = {k: v for k, v in _values(changed).items() if k in values}
         await self._writer.write(lambda db: db.execute(
             SETTLEMENTS.update().where(SETTLEMENTS.c.payment_id == row.payment_id),
             stored).rowcount)
+        self._updates += 1
+        # Only `values` were written: the kept row is the kept one with them, which is what
+        # the database holds now; with none kept, the next read goes to the database.
+        kept = self._rows.get(row.payment_id)
+        if kept is not None:
+            self._rows.keep(row.payment_id, replace(kept, **values))
         return changed
 
     def _one(self, column: str, value: str) -> Settlement | None:
