@@ -13,10 +13,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select
+from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql import Select
 
 from dsl.evaluate import CompiledPolicy
 from dsl.facts import Usage
@@ -47,6 +48,25 @@ _CONTRACTS = ContractRow.__table__  # type: ignore[attr-defined]
 _ENDORSEMENTS = EndorsementRow.__table__  # type: ignore[attr-defined]
 _NOTES_WITH_SPENDER = select(_NOTES, _SPENT.c.tx_id).select_from(
     _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id))
+# Built once: a participant reads a note by id on every payment it settles, and building the
+# statement cost more than running it.
+_NOTE_BY_ID = _NOTES_WITH_SPENDER.where(_NOTES.c.id == bindparam("note_id"))
+
+
+def _notes_of(of_currency: bool, include_spent: bool) -> Select[Any]:
+    """A page of an owner's notes (`owner`, `after`, `limit`), of one `currency` or all, spent
+    ones included or not."""
+    query = _NOTES_WITH_SPENDER.where(_NOTES.c.owner == bindparam("owner"),
+                                      _NOTES.c.id > bindparam("after"))
+    if of_currency:
+        query = query.where(_NOTES.c.currency == bindparam("currency"))
+    if not include_spent:
+        query = query.where(_SPENT.c.tx_id.is_(None))
+    return query.order_by(_NOTES.c.id).limit(bindparam("limit"))
+
+
+_NOTES_OF = {(of_currency, spent): _notes_of(of_currency, spent)
+             for of_currency in (False, True) for spent in (False, True)}
 
 
 class ContractRefused(EngineError):
@@ -199,19 +219,16 @@ class SqlStore:
                  include_spent: bool = False, after: str = "",
                  limit: int = 100) -> list[tuple[Note, TxId | None]]:
         """A page of an owner's notes by note id, each with the transaction that spent it."""
-        query = _NOTES_WITH_SPENDER.where(_NOTES.c.owner == owner, _NOTES.c.id > after)
-        if currency is not None:
-            query = query.where(_NOTES.c.currency == currency)
-        if not include_spent:
-            query = query.where(_SPENT.c.tx_id.is_(None))
+        query = _NOTES_OF[(currency is not None, include_spent)]
+        parameters = {"owner": owner, "after": after, "currency": currency, "limit": limit}
         with self.engine.connect() as db:
-            rows = db.execute(query.order_by(_NOTES.c.id).limit(limit)).mappings().all()
+            rows = db.execute(query, parameters).mappings().all()
         return [_note_and_spender(row) for row in rows]
 
     def note(self, note_id: NoteId) -> tuple[Note, TxId | None] | None:
         """One note with the transaction that spent it (None while unspent); None if unknown."""
         with self.engine.connect() as db:
-            row = db.execute(_NOTES_WITH_SPENDER.where(_NOTES.c.id == note_id)).mappings().first()
+            row = db.execute(_NOTE_BY_ID, {"note_id": note_id}).mappings().first()
         return _note_and_spender(row) if row is not None else None
 
     def balances_of(self, owner: ParticipantId) -> list[tuple[str, TokenRef | None, int, int]]:
