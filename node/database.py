@@ -72,7 +72,8 @@ _STOP: Final = _Stop()
 
 
 class Writer:
-    """The one thread that writes a service's rows to its database, in group commits.
+    """The one thread that writes a service's rows to its database, in group commits, on one
+    connection it keeps while it runs.
 
     A write is a function of an open connection inside a transaction; it may read what it needs
     and raise to refuse (a `NodeError`, an `IntegrityError`). Writes waiting together are run in
@@ -116,15 +117,24 @@ class Writer:
     # ---- the writer thread -------------------------------------------------------------------
 
     def _work(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=WRITER_IDLE_S)
-            except queue.Empty:
-                item = _STOP  # idle: end, unless a write came in meanwhile
-            if isinstance(item, _Write):
-                self._commit(self._group(item))
-            elif self._ended():
-                return
+        # The thread keeps one connection while it runs: checking one out of the pool and back
+        # for every group cost about as much as the group's statements.
+        db: Connection | None = None
+        try:
+            while True:
+                try:
+                    item = self._queue.get(timeout=WRITER_IDLE_S)
+                except queue.Empty:
+                    item = _STOP  # idle: end, unless a write came in meanwhile
+                if isinstance(item, _Write):
+                    # A connection invalidated by a failure reconnects on its next use.
+                    db = db if db is not None else self._engine.connect()
+                    self._commit(db, self._group(item))
+                elif self._ended():
+                    return
+        finally:
+            if db is not None:
+                db.close()
 
     def _group(self, first: _Write[Any]) -> list[_Write[Any]]:
         """`first` and the writes queued behind it, up to `WRITES_PER_COMMIT_MAX`."""
@@ -150,30 +160,37 @@ class Writer:
             self._queue.put(_STOP)
             return False
 
-    def _commit(self, group: list[_Write[Any]]) -> None:
-        """Run the group in one transaction; after a failure, each write alone."""
+    def _commit(self, db: Connection, group: list[_Write[Any]]) -> None:
+        """Run the group in one transaction on `db`; after a failure, each write alone."""
         try:
-            with self._engine.begin() as db:
-                results = [write.job(db) for write in group]
+            with db.begin():
+                results: list[object] = [write.job(db) for write in group]
         except Exception as error:
             if len(group) == 1:
-                _settle(group[0], error)
+                _settle(group, [error])
                 return
             for write in group:
-                self._commit([write])
+                self._commit(db, [write])
             return
-        for write, result in zip(group, results, strict=True):
-            _settle(write, result)
+        _settle(group, results)
 
 
-def _settle(write: _Write[Any], result: object) -> None:
-    """Resolve a write's future on its own event loop's thread."""
-    def resolve() -> None:
+def _settle(group: list[_Write[Any]], results: list[object]) -> None:
+    """Resolve each write's future with its result, on its own event loop's thread: one call
+    per loop for the whole group, as each call wakes that loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Write[Any], object]]] = {}
+    for write, result in zip(group, results, strict=True):
+        by_loop.setdefault(write.loop, []).append((write, result))
+    for loop, answered in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_resolve, answered)
+
+
+def _resolve(answered: list[tuple[_Write[Any], object]]) -> None:
+    for write, result in answered:
         if write.future.done():
-            return  # the caller went away; the write stands
+            continue  # the caller went away; the write stands
         if isinstance(result, BaseException):
             write.future.set_exception(result)
         else:
             write.future.set_result(result)
-    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-        write.loop.call_soon_threadsafe(resolve)

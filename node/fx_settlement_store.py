@@ -60,6 +60,7 @@ ROWS_KEPT_MAX: Final = 100_000  # rows written or read lately, kept in memory by
 # Built once: every handler and pass reads a row by one of these columns.
 _BY: Final = {column: select(SETTLEMENTS).where(SETTLEMENTS.c[column] == bindparam("value"))
               for column in ("payment_id", "quote_id", "source_note_id")}
+_UPDATE: Final = SETTLEMENTS.update().where(SETTLEMENTS.c.payment_id == bindparam("row_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +157,8 @@ class SettlementBook:
         """Store `values` on `row`; returns `row` with them."""
         changed = replace(row, **values)
         stored = {k: v for k, v in _values(changed).items() if k in values}
-        await self._writer.write(lambda db: db.execute(
-            SETTLEMENTS.update().where(SETTLEMENTS.c.payment_id == row.payment_id),
-            stored).rowcount)
+        stored["row_id"] = row.payment_id
+        await self._writer.write(lambda db: db.execute(_UPDATE, stored).rowcount)
         self._updates += 1
         # Only `values` were written: the kept row is the kept one with them, which is what
         # the database holds now; with none kept, the next read goes to the database.

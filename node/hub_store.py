@@ -57,6 +57,7 @@ PAYMENTS_KEPT_MAX: Final = 100_000  # payments written or read lately, kept in m
 # Built once: every stage of every payment runs them.
 _QUOTE: Final = select(QUOTES).where(QUOTES.c.id == bindparam("quote_id"))
 _PAYMENT: Final = select(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
+_SAVE: Final = PAYMENTS.update().where(PAYMENTS.c.id == bindparam("payment_id"))
 
 
 class Stage(StrEnum):
@@ -167,8 +168,8 @@ class HubStore:
         """`payment` with `changes` (and the time of the change), stored."""
         changed = replace(payment, **{"updated_at_s": int(time.time()), **changes})
         values = {k: v for k, v in _values(changed).items() if k != "id"}
-        await self._writer.write(lambda db: db.execute(
-            PAYMENTS.update().where(PAYMENTS.c.id == payment.id), values).rowcount)
+        values["payment_id"] = payment.id
+        await self._writer.write(lambda db: db.execute(_SAVE, values).rowcount)
         self._payments.keep(changed.id, changed)
         return changed
 

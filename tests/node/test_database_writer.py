@@ -153,3 +153,25 @@ def test_close_waits_for_queued_writes_and_the_thread_ends_when_idle(
     asyncio.run(scenario())
     assert stored(url) == list(range(WRITES + 2))
     writer.close()
+
+
+def test_a_write_that_breaks_the_connection_does_not_break_the_next(tmp_path: Path) -> None:
+    """The writer keeps one connection while it runs: a write that left it unusable (as a lost
+    database server would) costs only itself, as the connection reconnects for the next one,
+    and the connection is back in the pool once the thread has ended."""
+    url, engine, _log = fresh(tmp_path)
+    writer = Writer(engine)
+
+    def breaking(db: Connection) -> int:
+        db.invalidate()  # the DBAPI connection is closed under the writer
+        raise NodeError(503, "lost", "Lost", "the connection broke")
+
+    async def scenario() -> None:
+        with pytest.raises(NodeError):
+            await writer.write(breaking)
+        assert await writer.write(insert(1)) == 1
+
+    asyncio.run(scenario())
+    writer.close()
+    assert stored(url) == [1]
+    assert engine.pool.checkedout() == 0
