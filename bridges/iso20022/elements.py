@@ -2,7 +2,7 @@
 
 Writing builds a plain ElementTree in document order, then `finish` serializes it with the
 message's namespace, two-space indentation and a UTF-8 declaration, and reads the bytes back
-through `schemas.read_document`, so that what a builder returns has passed the same checks as what
+through `schemas.check_document`, so that what a builder returns has passed the same checks as what
 a parser accepts. Reading wraps each element in a `Node` that knows its path (`/Document/…`), so
 that a rule broken anywhere is reported where it is.
 """
@@ -27,7 +27,7 @@ from bridges.iso20022.errors import (
     internal,
     refuse,
 )
-from bridges.iso20022.schemas import MessageDefinition, read_document
+from bridges.iso20022.schemas import MessageDefinition, check_document, read_document
 
 CodeT = TypeVar("CodeT", bound=StrEnum)
 ReadT = TypeVar("ReadT")
@@ -63,7 +63,7 @@ def finish(message: MessageDefinition, document: Element) -> bytes:
     indent(document, space="  ")
     data = _DECLARATION + tostring(document, encoding="unicode").encode("utf-8") + b"\n"
     try:
-        read_document(message, data)
+        check_document(message, data)
     except Iso20022Error as error:
         if error.code is NOT_XML:
             raise refuse(message.identifier,

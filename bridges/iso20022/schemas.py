@@ -113,12 +113,26 @@ _FAST: Final = _FastSchemas()
 
 def read_document(message: MessageDefinition, data: bytes) -> Element:
     """The root `Document` element of `data`, once it has passed every check of this module."""
+    if _size_checked(data) and _plainly_valid(message, data):
+        return ElementTree.fromstring(data)
+    return _carefully_read(message, data)
+
+
+def check_document(message: MessageDefinition, data: bytes) -> None:
+    """Raise what `read_document` would raise; a builder's read-back, which needs no tree."""
+    if not (_size_checked(data) and _plainly_valid(message, data)):
+        _carefully_read(message, data)
+
+
+def _size_checked(data: bytes) -> bool:
     if len(data) > MESSAGE_BYTES_MAX:
         raise Iso20022Error(MESSAGE_TOO_LARGE, "",
                             f"{len(data)} bytes; the limit is {MESSAGE_BYTES_MAX}")
-    plainly_valid = _plainly_valid(message, data)
-    if plainly_valid is not None:
-        return plainly_valid
+    return True
+
+
+def _carefully_read(message: MessageDefinition, data: bytes) -> Element:
+    """The careful path: xmlschema's defused reader, then the XSD, naming any refusal."""
     resource = _resource(data)
     root = resource.root
     expected = f"{{{message.namespace}}}Document"
@@ -130,19 +144,17 @@ def read_document(message: MessageDefinition, data: bytes) -> Element:
     return root
 
 
-def _plainly_valid(message: MessageDefinition, data: bytes) -> Element | None:
-    """`data`'s root if it declares nothing and libxml2 finds it a valid `message`; None sends
-    it down the careful path (see the module's notes)."""
+def _plainly_valid(message: MessageDefinition, data: bytes) -> bool:
+    """Whether `data` declares nothing and libxml2 finds it a valid `message`; False sends it
+    down the careful path (see the module's notes)."""
     if b"<!" in data:
-        return None
+        return False
     try:
         document = etree.fromstring(data, _FAST.parser)
     except etree.XMLSyntaxError:
-        return None
-    if (document.tag != f"{{{message.namespace}}}Document"
-            or not _FAST.validator(message).validate(document)):
-        return None
-    return ElementTree.fromstring(data)
+        return False
+    return (document.tag == f"{{{message.namespace}}}Document"
+            and bool(_FAST.validator(message).validate(document)))
 
 
 def _resource(data: bytes) -> xmlschema.XMLResource:
