@@ -9,6 +9,7 @@ alone against every other write: two acceptances can never both fit into the sam
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -57,6 +58,7 @@ SETTLEMENTS = Table(
     Column("detail", Text, nullable=False, default=""),
 )
 ROWS_KEPT_MAX: Final = 100_000  # rows written or read lately, kept in memory by payment id
+TERMS_KEPT_MAX: Final = 4_096  # accepted requests kept parsed
 # Built once: every handler and pass reads a row by one of these columns.
 _BY: Final = {column: select(SETTLEMENTS).where(SETTLEMENTS.c[column] == bindparam("value"))
               for column in ("payment_id", "quote_id", "source_note_id")}
@@ -87,7 +89,14 @@ class Settlement:
     @property
     def terms(self) -> AcceptanceRequest:
         """The accepted request: hashlock, deadlines and destination."""
-        return AcceptanceRequest.model_validate_json(self.request)
+        return _terms(self.request)
+
+
+@lru_cache(maxsize=TERMS_KEPT_MAX)
+def _terms(request: bytes) -> AcceptanceRequest:
+    # Every step and every pass asks a row for its terms: parse each stored request once. The
+    # model is shared between the rows of one request, so nobody may change it.
+    return AcceptanceRequest.model_validate_json(request)
 
 
 class SettlementBook:

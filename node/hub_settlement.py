@@ -154,8 +154,8 @@ class SettlementDriver:
             await asyncio.sleep(self.config.poll_interval_s)
 
     async def step(self) -> int:
-        """One pass over the unfinished payments; returns how many are still unfinished."""
-        unfinished = await self.store.unfinished()
+        """One pass over the payments with work to do; returns how many are still unfinished."""
+        unfinished = await self.store.unfinished(time.time())
         gate = asyncio.Semaphore(CONCURRENT_PAYMENTS_MAX)
 
         async def one(payment: HubPayment) -> HubPayment:

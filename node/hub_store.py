@@ -186,9 +186,12 @@ class HubStore:
             self._payments.keep(payment_id, found)
         return found
 
-    async def unfinished(self) -> list[HubPayment]:
-        """Payments the driver still has work on, oldest first."""
-        query = (select(PAYMENTS).where(PAYMENTS.c.stage != Stage.DONE.value)
+    async def unfinished(self, now_s: float) -> list[HubPayment]:
+        """Payments the driver has work on at `now_s`, oldest first: not done, and not waiting
+        for a sender whose deadline is still ahead (only the sender moves those on)."""
+        waiting = ((PAYMENTS.c.stage == Stage.AWAITING_SOURCE.value)
+                   & (PAYMENTS.c.source_deadline_s > now_s))
+        query = (select(PAYMENTS).where(PAYMENTS.c.stage != Stage.DONE.value, ~waiting)
                  .order_by(PAYMENTS.c.created_at_s).limit(PAYMENTS_PER_PASS_MAX))
         rows = await asyncio.to_thread(self._all, query)
         return [_payment(row) for row in rows]
