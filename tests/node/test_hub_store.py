@@ -1,5 +1,6 @@
 """The hub's payments kept in memory (`node.hub_store`) stay true to its database: every read
-answers the payment as last saved, also when a read from the database spans a save.
+answers the payment as last saved, also when a read from the database spans a save; and the
+settlement driver's pass finds the payments it has work on.
 
 Method: a `HubStore` on a fresh SQLite database, read back through a new store on the same
 database. A read that must span a save runs in a worker thread, as reads do on a database
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ import pytest
 from bridges.iso20022 import TransactionStatus
 from node import hub_store
 from node.database import Writer, open_database
+from node.hub_config import fresh_hub
+from node.hub_settlement import Links, SettlementDriver
 from node.hub_store import HubPayment, HubStore, Stage
 
 PAYMENT = HubPayment(id="a" * 32, quote_id="q-1", sender="b" * 64, stage=Stage.ACCEPTING,
@@ -92,3 +96,29 @@ def test_a_read_that_spans_a_save_does_not_hide_it(tmp_path: Path,
 
 def _fields(payment: HubPayment) -> dict[str, Any]:
     return {name: getattr(payment, name) for name in hub_store._COLUMNS}
+
+
+def test_a_pass_ends_a_payment_whose_sender_never_locked_and_leaves_the_others(
+        tmp_path: Path) -> None:
+    """The driver's pass rejects a payment still awaiting its source after the deadline
+    (`source_not_locked`); one whose deadline is ahead is not even visited, and stays."""
+    config = fresh_hub("hub", 0, database=f"sqlite:///{tmp_path / 'hub.db'}")
+    hub = store(tmp_path)
+    driver = SettlementDriver(config, hub, Links.of(config))
+    now_s = int(time.time())
+    late = HubPayment(**{**_fields(PAYMENT), "stage": Stage.AWAITING_SOURCE,
+                         "source_deadline_s": now_s - 1})
+    waiting = HubPayment(**{**_fields(late), "id": "e" * 32, "quote_id": "q-2",
+                            "source_deadline_s": now_s + 3_600})
+
+    async def scenario() -> None:
+        for payment in (late, waiting):
+            await hub.create(payment)
+        assert await driver.step() == 0
+        ended, kept = await hub.payment(late.id), await hub.payment(waiting.id)
+        assert ended is not None and kept is not None
+        assert (ended.stage, ended.status, ended.code) == (
+            Stage.DONE, TransactionStatus.REJECTED, "source_not_locked")
+        assert kept == waiting
+
+    asyncio.run(scenario())
