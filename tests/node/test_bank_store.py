@@ -9,12 +9,10 @@ span a change runs in a worker thread, as reads do on a database server (`on_a_s
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from held_reads import HeldRead, on_a_server
 
 from node import bank_store
 from node.bank_store import BankStore
@@ -36,14 +34,6 @@ def payment(payment_id: str) -> PaymentRow:
                       counterparty="bob@aba", amount_minor=1_000, currency="KHR", token="",
                       status="prepared", tx_id="f" * 64, day="2026-01-01",
                       transaction=b"body", created_at_s=1)
-
-
-def on_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The store's reads go to worker threads, as on PostgreSQL, so a change can run while one
-    of them is in flight."""
-    async def threaded(_engine: object, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.to_thread(function, *args)
-    monkeypatch.setattr(bank_store, "read", threaded)
 
 
 def test_a_customer_change_is_seen_by_every_lookup_at_once(tmp_path: Path) -> None:
@@ -70,26 +60,17 @@ def test_a_lookup_that_spans_a_change_is_not_kept(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A lookup that read the customer before a change and answers after it is not kept: the
     next lookup reads the changed customer."""
-    on_a_server(monkeypatch)
+    on_a_server(monkeypatch, bank_store)
     bank = store(tmp_path)
-    read, release = threading.Event(), threading.Event()
-    plain_read = bank._read_customer
-
-    def slow_read(column: str, value: str) -> CustomerRow | None:
-        found = plain_read(column, value)
-        read.set()
-        release.wait(10)
-        return found
 
     async def scenario() -> None:
         await bank.add_customer(ALICE)
-        monkeypatch.setattr(bank, "_read_customer", slow_read)
+        held = HeldRead(monkeypatch, bank, "_read_customer")
         early = asyncio.create_task(bank.customer_by_key(ALICE.key))
-        await asyncio.to_thread(read.wait, 10)
+        await held.has_read()
         await bank.set_kyc(ALICE.account, 2)
-        release.set()
+        held.release()
         assert (await early) == ALICE  # it read before the change
-        monkeypatch.undo()
         now = await bank.customer_by_key(ALICE.key)
         assert now is not None and now.kyc_tier == 2
 
@@ -143,26 +124,17 @@ def test_a_spending_read_that_spans_a_payment_is_not_kept(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A total read while a payment commits answers its caller but is not kept, so the
     payment is neither lost from nor counted twice in the next answer."""
-    on_a_server(monkeypatch)
+    on_a_server(monkeypatch, bank_store)
     bank = store(tmp_path)
-    read, release = threading.Event(), threading.Event()
-    plain_read = bank._read_spent_on
-
-    def slow_read(account: str, currency: str, day: str) -> int:
-        found = plain_read(account, currency, day)
-        read.set()
-        release.wait(10)
-        return found
 
     async def scenario() -> None:
         await bank.add_payment(payment("p-1"))
-        monkeypatch.setattr(bank, "_read_spent_on", slow_read)
+        held = HeldRead(monkeypatch, bank, "_read_spent_on")
         early = asyncio.create_task(bank.spent_on(ALICE.account, "KHR", "2026-01-01"))
-        await asyncio.to_thread(read.wait, 10)
+        await held.has_read()
         await bank.answer(payment("p-1"), COMMITTED)
-        release.set()
+        held.release()
         assert await early == 0  # it read before the payment committed
-        monkeypatch.setattr(bank, "_read_spent_on", plain_read)
         assert await bank.spent_on(ALICE.account, "KHR", "2026-01-01") == 1_000
         await bank.add_payment(payment("p-2"))
         await bank.answer(payment("p-2"), COMMITTED)

@@ -10,12 +10,10 @@ server (`on_a_server`).
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from held_reads import HeldRead, on_a_server
 
 from node import fx_settlement_store
 from node.database import Writer, open_database
@@ -32,14 +30,6 @@ def book(tmp_path: Path) -> SettlementBook:
     """A book on the test's database (the same one at every call)."""
     engine = open_database(f"sqlite:///{tmp_path / 'fx.db'}")
     return SettlementBook(engine, Writer(engine))
-
-
-def on_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The book's reads go to worker threads, as on PostgreSQL, so an update can run while one
-    of them is in flight."""
-    async def threaded(_engine: object, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.to_thread(function, *args)
-    monkeypatch.setattr(fx_settlement_store, "read", threaded)
 
 
 def test_every_read_answers_the_row_as_last_written(tmp_path: Path) -> None:
@@ -66,26 +56,17 @@ def test_a_read_that_spans_an_update_is_not_kept(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """A new book reads a row while the provider updates it: the read answers what it read,
     and the next read answers the update."""
-    on_a_server(monkeypatch)
+    on_a_server(monkeypatch, fx_settlement_store)
     asyncio.run(book(tmp_path).reserve(ROW, liquidity_minor=10_000))
     fx = book(tmp_path)
-    read, release = threading.Event(), threading.Event()
-    plain_one = fx._one
-
-    def slow_one(column: str, value: str) -> Settlement | None:
-        found = plain_one(column, value)
-        read.set()
-        release.wait(10)
-        return found
 
     async def scenario() -> None:
-        monkeypatch.setattr(fx, "_one", slow_one)
+        held = HeldRead(monkeypatch, fx, "_one")
         early = asyncio.create_task(fx.by_payment(ROW.payment_id))
-        await asyncio.to_thread(read.wait, 10)
+        await held.has_read()
         await fx.update(ROW, status=LegStatus.SOURCE_LOCKED)
-        release.set()
+        held.release()
         assert await early == ROW  # it read before the update
-        monkeypatch.setattr(fx, "_one", plain_one)
         now = await fx.by_payment(ROW.payment_id)
         assert now is not None and now.status is LegStatus.SOURCE_LOCKED
 

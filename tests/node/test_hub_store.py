@@ -10,13 +10,12 @@ server (`on_a_server`).
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from held_reads import HeldRead, on_a_server
 
 from bridges.iso20022 import TransactionStatus
 from node import hub_store
@@ -35,14 +34,6 @@ def store(tmp_path: Path) -> HubStore:
     """A store on the test's database (the same one at every call)."""
     engine = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
     return HubStore(engine, Writer(engine))
-
-
-def on_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The store's reads go to worker threads, as on PostgreSQL, so a save can run while one
-    of them is in flight."""
-    async def threaded(_engine: object, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.to_thread(function, *args)
-    monkeypatch.setattr(hub_store, "read", threaded)
 
 
 def test_every_read_answers_the_payment_as_last_saved(tmp_path: Path) -> None:
@@ -70,24 +61,16 @@ def test_a_read_that_spans_a_save_does_not_hide_it(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A new store reads a payment from the database while the driver saves its next stage:
     the read answers what it read, and the next read answers the save."""
-    on_a_server(monkeypatch)
+    on_a_server(monkeypatch, hub_store)
     asyncio.run(store(tmp_path).create(PAYMENT))
     hub = store(tmp_path)
-    read, release = threading.Event(), threading.Event()
-    plain_one = hub._one
-
-    def slow_one(query: Any, parameters: dict[str, str]) -> Any:
-        found = plain_one(query, parameters)
-        read.set()
-        release.wait(10)
-        return found
 
     async def scenario() -> None:
-        monkeypatch.setattr(hub, "_one", slow_one)
+        held = HeldRead(monkeypatch, hub, "_one")
         early = asyncio.create_task(hub.payment(PAYMENT.id))
-        await asyncio.to_thread(read.wait, 10)
+        await held.has_read()
         saved = await hub.save(PAYMENT, stage=Stage.AWAITING_SOURCE)
-        release.set()
+        held.release()
         assert await early == PAYMENT  # it read before the save
         assert await hub.payment(PAYMENT.id) == saved
 
