@@ -17,11 +17,10 @@ V = TypeVar("V")
 
 
 class Recent(Generic[K, V]):
-    """At most `limit` entries; keeping one makes it the newest, and the oldest go first."""
+    """At most `limit` entries (none at 0: a map that remembers nothing); keeping one makes
+    it the newest, and the oldest go first."""
 
     def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("a Recent map keeps at least one entry")
         self.limit = limit
         self._entries: dict[K, V] = {}  # oldest first: a dict keeps insertion order
 
