@@ -111,7 +111,6 @@ class SettlementBook:
         self._engine = engine
         self._writer = writer
         self._rows: Recent[str, Settlement] = Recent(ROWS_KEPT_MAX)
-        self._updates = 0  # updates done: a read that spans one may be older than the database
 
     async def reserve(self, row: Settlement, liquidity_minor: int) -> Settlement:
         """Insert `row` if its quote is not taken and its credit fits `liquidity_minor` beside
@@ -137,14 +136,8 @@ class SettlementBook:
 
     async def by_payment(self, payment_id: str) -> Settlement | None:
         """The row of `payment_id`, if accepted."""
-        kept = self._rows.get(payment_id)
-        if kept is not None:
-            return kept
-        updates = self._updates
-        found = await read(self._engine, self._one, "payment_id", payment_id)
-        if found is not None and updates == self._updates and payment_id not in self._rows:
-            self._rows.keep(payment_id, found)
-        return found
+        return await self._rows.read_through(
+            payment_id, lambda: read(self._engine, self._one, "payment_id", payment_id))
 
     async def by_quote(self, quote_id: str) -> Settlement | None:
         """The payment that accepted `quote_id`, if any."""
@@ -168,11 +161,12 @@ class SettlementBook:
         stored = {k: v for k, v in _values(changed).items() if k in values}
         stored["row_id"] = row.payment_id
         await self._writer.write(lambda db: db.execute(_UPDATE, stored).rowcount)
-        self._updates += 1
         # Only `values` were written: the kept row is the kept one with them, which is what
         # the database holds now; with none kept, the next read goes to the database.
         kept = self._rows.get(row.payment_id)
-        if kept is not None:
+        if kept is None:
+            self._rows.forget(row.payment_id)
+        else:
             self._rows.keep(row.payment_id, replace(kept, **values))
         return changed
 

@@ -139,16 +139,14 @@ class HubStore:
         return offered if offered is not None and offered.requester == requester else None
 
     async def _offered(self, quote_id: str) -> OfferedQuote | None:
-        kept = self._quotes.get(quote_id)
-        if kept is not None:
-            return kept
+        return await self._quotes.read_through(quote_id, lambda: self._read_quote(quote_id))
+
+    async def _read_quote(self, quote_id: str) -> OfferedQuote | None:
         row = await read(self._engine, self._one, _QUOTE, {"quote_id": quote_id})
         if row is None:
             return None
-        offered = OfferedQuote(QuoteWire.model_validate_json(row["quote"]), row["requester"],
-                               Destination.model_validate_json(row["destination"]))
-        self._quotes.keep(quote_id, offered)
-        return offered
+        return OfferedQuote(QuoteWire.model_validate_json(row["quote"]), row["requester"],
+                            Destination.model_validate_json(row["destination"]))
 
     async def create(self, payment: HubPayment) -> HubPayment:
         """Insert `payment`, or return the payment already made from its quote (one payment per
@@ -175,16 +173,12 @@ class HubStore:
 
     async def payment(self, payment_id: str) -> HubPayment | None:
         """The payment `payment_id`."""
-        kept = self._payments.get(payment_id)
-        if kept is not None:
-            return kept
+        return await self._payments.read_through(payment_id,
+                                                 lambda: self._read_payment(payment_id))
+
+    async def _read_payment(self, payment_id: str) -> HubPayment | None:
         row = await read(self._engine, self._one, _PAYMENT, {"payment_id": payment_id})
-        if row is None:
-            return None
-        found = _payment(row)
-        if payment_id not in self._payments:  # a save while reading is newer than the read
-            self._payments.keep(payment_id, found)
-        return found
+        return None if row is None else _payment(row)
 
     async def unfinished(self, now_s: float) -> list[HubPayment]:
         """Payments the driver has work on at `now_s`, oldest first: not done, and not waiting

@@ -3,6 +3,8 @@ and answers exactly what was kept last for every key it still holds."""
 
 from __future__ import annotations
 
+import asyncio
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,3 +47,24 @@ def test_keeping_again_makes_an_entry_the_newest() -> None:
     recent.keep("a", 3)
     recent.keep("c", 4)
     assert (recent.get("a"), recent.get("b"), recent.get("c")) == (3, None, 4)
+
+
+@given(change=st.sampled_from(["none", "keep", "forget", "forget_where"]))
+def test_a_read_through_is_kept_only_if_nothing_changed_while_it_read(change: str) -> None:
+    """`read_through` answers what it read either way, but keeps it only when no keep or
+    forget happened during the read: such a change may be newer than what was read."""
+    recent: Recent[str, int] = Recent(4)
+
+    async def load() -> int:
+        if change == "keep":
+            recent.keep("other", 2)
+        elif change == "forget":
+            recent.forget("row")
+        elif change == "forget_where":
+            recent.forget_where(lambda _key: False)
+        return 1
+
+    assert asyncio.run(recent.read_through("row", load)) == 1
+    assert recent.get("row") == (1 if change == "none" else None)
+    recent.keep("row", 3)
+    assert asyncio.run(recent.read_through("row", load)) == 3  # kept: no read at all
