@@ -13,13 +13,14 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from node.database import Writer, read
+from node.database import Lookup, Writer
 from node.errors import NodeError, bad_request, conflict, problem_response, unprocessable
 from node.tables import IdempotencyRow
 
@@ -28,8 +29,9 @@ REPLAYED_HEADER: Final = "Idempotent-Replayed"
 KEY_CHARS_MAX: Final = 128
 _TABLE = IdempotencyRow.__table__  # type: ignore[attr-defined]
 # Built once: every POST runs both, and building a statement costs more than running it.
-_FIND: Final = select(_TABLE).where(_TABLE.c.caller == bindparam("caller"),
-                                    _TABLE.c.key == bindparam("key"))
+_FIND: Final = select(_TABLE.c.request_sha256, _TABLE.c.status, _TABLE.c.media_type,
+                      _TABLE.c.body).where(_TABLE.c.caller == bindparam("caller"),
+                                           _TABLE.c.key == bindparam("key"))
 _INSERT: Final = _TABLE.insert()
 
 
@@ -38,7 +40,7 @@ class IdempotencyStore:
 
     def __init__(self, engine: Engine, writer: Writer | None = None) -> None:
         """`writer`: the service's writer on `engine`, if it has one (else one of its own)."""
-        self._engine = engine
+        self._find = Lookup(engine, _FIND)
         self._writer = writer or Writer(engine)
         self._running: set[tuple[str, str]] = set()
 
@@ -47,9 +49,9 @@ class IdempotencyStore:
         """The stored response for (caller, key), or `produce()`'s, stored for next time."""
         key = _valid_key(key)
         digest = hashlib.sha256(body).hexdigest()
-        stored = await read(self._engine, self._find, caller, key)
-        if stored is not None:
-            return _replay(stored, digest)
+        stored = await self._find.rows(caller=caller, key=key)
+        if stored:
+            return _replay(_Stored(*stored[0]), digest)
         if (caller, key) in self._running:
             raise conflict("idempotency_key_in_use", "a request with this key is still running")
         self._running.add((caller, key))
@@ -60,11 +62,6 @@ class IdempotencyStore:
             return response
         finally:
             self._running.discard((caller, key))
-
-    def _find(self, caller: str, key: str) -> IdempotencyRow | None:
-        with self._engine.connect() as db:
-            row = db.execute(_FIND, {"caller": caller, "key": key}).first()
-        return IdempotencyRow.model_validate(row._mapping) if row is not None else None
 
     async def _store(self, caller: str, key: str, digest: str,
                      response: web.Response) -> None:
@@ -87,7 +84,17 @@ def _valid_key(key: str | None) -> str:
     return key
 
 
-def _replay(stored: IdempotencyRow, digest: str) -> web.Response:
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A stored first response, as `_FIND` selects it."""
+
+    request_sha256: str
+    status: int
+    media_type: str
+    body: bytes
+
+
+def _replay(stored: _Stored, digest: str) -> web.Response:
     if stored.request_sha256 != digest:
         raise unprocessable("idempotency_key_reused",
                             "this Idempotency-Key was used with another request body")

@@ -15,7 +15,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from ledger_world import CENTRAL, HALYK, NOW_S, sign, tx
-from test_store import _fresh_postgres
+from postgres import fresh_postgres
 
 from dsl.facts import Party
 from engine.encoding import note_id
@@ -45,7 +45,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.directory = tempfile.TemporaryDirectory()
             url = f"sqlite:///{Path(self.directory.name) / 'ledger.db'}"
         else:
-            url = _fresh_postgres()
+            url = fresh_postgres("conservation")
         self.store = SqlStore(url)
         self.notary = Notary(self.store, REGISTRY, clock=lambda: NOW_S)
         self.unspent: list[Note] = []

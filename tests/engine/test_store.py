@@ -9,7 +9,6 @@ PostgreSQL fails the PostgreSQL tests instead of skipping them.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,7 +28,8 @@ from ledger_world import (
     purchase,
     sign,
 )
-from sqlalchemy import create_engine, make_url, text
+from postgres import fresh_postgres
+from sqlalchemy import text
 
 from engine.encoding import endorsement_digest, endorsing_bytes, note_id
 from engine.errors import ResultCode
@@ -40,31 +40,13 @@ from engine.notary import Notary
 from engine.store import SqlStore
 from engine.verify import verify
 
-POSTGRES_URL = os.environ.get("EARMARK_TEST_POSTGRES_URL", "")
-
-
-def _fresh_postgres() -> str:
-    """An empty database of this test worker's own (xdist runs workers side by side)."""
-    if not POSTGRES_URL:
-        if os.environ.get("CI") == "true":
-            pytest.fail("EARMARK_TEST_POSTGRES_URL is not set: CI must test PostgreSQL")
-        pytest.skip("set EARMARK_TEST_POSTGRES_URL to test PostgreSQL")
-    base = make_url(POSTGRES_URL)
-    name = f"{base.database}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    server = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as db:
-        db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        db.execute(text(f'CREATE DATABASE "{name}"'))
-    server.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database URL with an empty ledger."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
-    return _fresh_postgres()
+    return fresh_postgres("store")
 
 
 @pytest.fixture

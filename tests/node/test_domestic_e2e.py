@@ -12,38 +12,21 @@ After a clean SIGTERM, `earmark ledger verify` replays the central journal again
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, make_url, text
+from postgres import fresh_postgres
 
 from node import domestic_story
 from node.local_network import CENTRAL_NAME, LocalNetwork
 
-POSTGRES_URL = os.environ.get("EARMARK_TEST_POSTGRES_URL", "")
 NODES = (CENTRAL_NAME, *domestic_story.BANKS)
 
 
 def _postgres_databases() -> dict[str, str]:
     """One fresh PostgreSQL database per node (a bank's tables are its own)."""
-    if not POSTGRES_URL:
-        if os.environ.get("CI") == "true":
-            pytest.fail("EARMARK_TEST_POSTGRES_URL is not set: CI must test PostgreSQL")
-        pytest.skip("set EARMARK_TEST_POSTGRES_URL to test PostgreSQL")
-    base = make_url(POSTGRES_URL)
-    server = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    urls = {}
-    with server.connect() as db:
-        for name in NODES:
-            database = f"e2e_{uuid.uuid4().hex[:8]}_{name.replace('-', '_')}"
-            db.execute(text(f'CREATE DATABASE "{database}"'))
-            urls[name] = base.set(database=database).render_as_string(hide_password=False)
-    server.dispose()
-    return urls
+    return {name: fresh_postgres(f"e2e_{name.replace('-', '_')}") for name in NODES}
 
 
 def _run_story(folder: Path, databases: dict[str, str] | None) -> list[str]:
