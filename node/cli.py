@@ -37,7 +37,7 @@ from dsl.render import render, render_all
 from engine.keys import KeyPair
 from engine.store import SqlStore
 from engine.verify import verify
-from node import benchmarks, evm_peer_bench, http_bench, hub_bench, ledger_bench
+from node import benchmarks, evm_peer_bench, http_bench, http_floor, hub_bench, ledger_bench
 from node import config as node_config
 from node.bridge_cli import bridge_app
 from node.client import ClientError, Expected, NodeClient, check_prepared
@@ -312,6 +312,14 @@ def bench_http(
     except NodeError as error:
         _input_error(f"{error.problem.code}: {error.problem.detail or error.problem.title}")
     _print_result(result, as_json)
+
+
+@bench_app.command("http-floor-server", hidden=True)
+def bench_http_floor_server(
+    port: Annotated[int, typer.Option(min=1, max=65_535, help="Port on 127.0.0.1.")],
+) -> None:
+    """Serve the floor of `earmark bench http` (which starts and stops it)."""
+    http_floor.serve(port)
 
 
 @bench_app.command("hub")

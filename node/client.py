@@ -254,6 +254,10 @@ class NodeClient(HttpSession):
             raise local_refusal("unexpected_answer", "/healthz did not answer an object")
         return answer
 
+    async def metrics(self) -> str:
+        """`GET /metrics`: the node's figures in Prometheus' text format."""
+        return (await self._send("GET", "/metrics", signed=False)).decode()
+
     # ---- central bank -----------------------------------------------------------------------
 
     async def register_participant(self, request: RegisterParticipant, *,

@@ -8,11 +8,16 @@ distributes plain KHR to each payer in several notes. Timed: one task per payer,
 own `NodeClient`, pays its payee (prepare, check, sign: two requests) until the payments asked
 for are made; each committed payment's latency runs from the start of its preparation to the
 committed answer. Refusals are counted by code, apart from the committed payments.
+
+Then, with the nodes stopped, the floor (`node.http_floor`): the same clients make as many
+signed round trips against a server that only authenticates them, which bounds what the bench
+can reach on this machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -25,9 +30,12 @@ from typing import Final
 
 from engine.keys import KeyPair
 from node import config as node_config
+from node import http_floor
 from node.client import ClientError, NodeClient
 from node.config import CentralLink, NodeConfig
+from node.cpu_clock import CpuClock
 from node.errors import NodeError
+from node.http_floor import Floor
 from node.http_service import run_loop
 from node.kyc_limits import KYC_TIERS
 from node.messages import (
@@ -43,6 +51,9 @@ from node.processes import NodeProcess, free_port
 
 HTTP_TARGET_PER_S: Final = 3_000
 HTTP_TARGET_P99_MS: Final = 50.0
+CORES: Final = os.cpu_count() or 1
+# The CPU a payment may take, across every process, for the target's rate on this machine.
+_TARGET_CPU_MS: Final = CORES * 1000 / HTTP_TARGET_PER_S
 PAYMENTS_MAX: Final = 1_000_000
 CLIENTS_MAX: Final = 256
 REQUESTS_PER_PAYMENT: Final = 2  # prepare, then sign
@@ -67,6 +78,8 @@ class HttpBenchResult:
     latencies_s: list[float]  # one per committed payment
     refusals: dict[str, int]  # refused payments by code
     clients: int
+    cpu_s: dict[str, float] | None = None  # CPU seconds by process while paying, if reported
+    floor: Floor | None = None  # measured after the payments
 
     @property
     def committed(self) -> int:
@@ -95,7 +108,34 @@ class HttpBenchResult:
             "ratio_to_target": round(self.per_second / HTTP_TARGET_PER_S, 3),
             "target_p99_ms": HTTP_TARGET_P99_MS,
             "p99_ratio_to_target": round(p99 / HTTP_TARGET_P99_MS, 3),
+            "cores": CORES,
+            "target_cpu_ms_per_payment": round(_TARGET_CPU_MS, 3),
+            **self._cpu_figures(), **self._floor_figures(),
         }
+
+    def _cpu_figures(self) -> dict[str, object]:
+        if self.cpu_s is None or not self.committed:
+            return {}
+        by_process = {name: seconds / self.committed * 1000
+                      for name, seconds in self.cpu_s.items()}
+        per_payment = sum(by_process.values())
+        return {"cpu_ms_per_payment": round(per_payment, 3),
+                "cpu_ms_per_payment_by_process": {name: round(ms, 3)
+                                                  for name, ms in by_process.items()},
+                "cpu_bound_per_s": round(CORES * 1000 / per_payment)}
+
+    def _floor_figures(self) -> dict[str, object]:
+        if self.floor is None:
+            return {}
+        floor_per_s = self.floor.payments_per_s(REQUESTS_PER_PAYMENT)
+        figures: dict[str, object] = {
+            "floor_round_trips_per_s": round(self.floor.round_trips_per_s),
+            "floor_payments_per_s": round(floor_per_s),
+            "floor_ratio": round(self.per_second / floor_per_s, 3)}
+        round_trips_ms = self.floor.cpu_ms_per_payment(REQUESTS_PER_PAYMENT)
+        if round_trips_ms is not None:
+            figures["floor_cpu_ms_per_payment"] = round(round_trips_ms, 3)
+        return figures
 
     def lines(self) -> list[str]:
         """The human form."""
@@ -113,7 +153,33 @@ class HttpBenchResult:
             "prepare, sign)",
             f"latency p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms (target p99 < "
             f"{HTTP_TARGET_P99_MS:g} ms: {figures['p99_ratio_to_target']:.2f}x)",
+            *self._cpu_lines(figures),
         ]
+
+    def _cpu_lines(self, figures: dict[str, object]) -> list[str]:
+        lines = []
+        by_process = figures.get("cpu_ms_per_payment_by_process")
+        if isinstance(by_process, dict):
+            shares = ", ".join(f"{name} {ms:.2f}" for name, ms in by_process.items())
+            lines.append(f"CPU per payment: {figures['cpu_ms_per_payment']:.2f} ms ({shares}): "
+                         f"at most {figures['cpu_bound_per_s']:,} payments/s with all {CORES} "
+                         "cores busy")
+        if self.floor is not None:
+            lines.append(
+                f"floor: {figures['floor_payments_per_s']:,} payments/s "
+                f"({figures['floor_round_trips_per_s']:,} signed round trips/s by the same "
+                "clients against a server that only authenticates them); the bench did "
+                f"{figures['floor_ratio']:.2f}x the floor")
+        round_trips_ms = figures.get("floor_cpu_ms_per_payment")
+        if isinstance(round_trips_ms, float):
+            left_ms = _TARGET_CPU_MS - round_trips_ms
+            rest = (f"leaving {left_ms:.2f} ms for everything else a payment does" if left_ms > 0
+                    else f"{-left_ms:.2f} ms over before a payment does anything else")
+            lines.append(
+                f"the target leaves {_TARGET_CPU_MS:.2f} ms of CPU per payment on {CORES} cores; "
+                f"the floor's {REQUESTS_PER_PAYMENT} round trips alone take {round_trips_ms:.2f} "
+                f"ms: {rest}")
+        return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +258,10 @@ def run(payments: int, clients: int, folder: Path | None,
         finally:
             for node in reversed(started):
                 node.stop()
-    return replace(result, database_dir=str(where))
+        # The floor runs alone, after the nodes stopped: nothing else takes the machine.
+        floor = http_floor.measure(plan.payments * REQUESTS_PER_PAYMENT, plan.clients,
+                                   payment_request(), where, progress)
+    return replace(result, database_dir=str(where), floor=floor)
 
 
 async def _bench(network: _Network, plan: _Plan,
@@ -202,7 +271,7 @@ async def _bench(network: _Network, plan: _Plan,
     progress(f"opening {plan.clients * 2} customers and funding {plan.clients} payers…")
     payers = await _open_customers(network, plan)
     progress(f"paying: {plan.payments:,} payments by {plan.clients} clients…")
-    return await _pay_all(network.bank.url, payers, plan)
+    return await _pay_all(network, payers, plan)
 
 
 async def _fund_the_bank(network: _Network, plan: _Plan) -> None:
@@ -268,24 +337,33 @@ class _Tally:
     refusals: Counter[str] = field(default_factory=Counter)
 
 
-async def _pay_all(bank_url: str, payers: list[tuple[KeyPair, str]],
+async def _pay_all(network: _Network, payers: list[tuple[KeyPair, str]],
                    plan: _Plan) -> HttpBenchResult:
     tally = _Tally(plan.payments)
     async with AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(NodeClient(bank_url, payer))
+        clients = [await stack.enter_async_context(NodeClient(network.bank.url, payer))
                    for payer, _ in payers]
+        central = await stack.enter_async_context(
+            NodeClient(network.central.url, KeyPair.generate()))
+        cpu = CpuClock({BANK_NAME: clients[0], CENTRAL_NAME: central})
+        await cpu.start()
         started = time.perf_counter()
         await asyncio.gather(*(_payer(client, payee, tally) for client, (_, payee)
                                in zip(clients, payers, strict=True)))
         seconds = time.perf_counter() - started
+        cpu_s = await cpu.spent()
     return HttpBenchResult("", plan.payments, seconds, tally.latencies_s, dict(tally.refusals),
-                           plan.clients)
+                           plan.clients, cpu_s)
+
+
+def payment_request(payee: str = f"payee-0@{BANK_NAME}") -> PaymentRequest:
+    """One payment of the bench, to `payee`."""
+    return PaymentRequest(to=PayTo(account=payee), currency=CURRENCY, amount_minor=PAYMENT_MINOR)
 
 
 async def _payer(client: NodeClient, payee: str, tally: _Tally) -> None:
     """Pay `payee` until no payment is left to start."""
-    request = PaymentRequest(to=PayTo(account=payee), currency=CURRENCY,
-                             amount_minor=PAYMENT_MINOR)
+    request = payment_request(payee)
     while tally.left > 0:
         tally.left -= 1  # one event loop: no other task runs between the test and this
         started = time.perf_counter()

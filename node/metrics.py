@@ -1,13 +1,25 @@
-"""`/metrics` in Prometheus' text format: requests by route and status, and their latency."""
+"""`/metrics` in Prometheus' text format: requests by route and status, their latency, and the
+process's own figures (CPU seconds, memory, open files; on Linux), as every Prometheus client
+exports them."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+)
 from prometheus_client.exposition import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+PROCESS_CPU: Final = "process_cpu_seconds_total"
 
 _LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -22,6 +34,7 @@ class Metrics:
         self.latency = Histogram("earmark_http_request_duration_seconds",
                                  "Time from request to response", ["role", "route"],
                                  buckets=_LATENCY_BUCKETS_S, registry=self.registry)
+        ProcessCollector(registry=self.registry)
         self.role = role
 
     @web.middleware
@@ -41,3 +54,13 @@ class Metrics:
         """The exposition."""
         return web.Response(body=generate_latest(self.registry),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def process_cpu_s(exposition: str) -> float | None:
+    """The process's CPU seconds in a `/metrics` exposition; None where it reports none (the
+    process figures exist on Linux only)."""
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == PROCESS_CPU:
+                return sample.value
+    return None

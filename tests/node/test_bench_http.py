@@ -20,7 +20,8 @@ def run_bench(*arguments: str) -> subprocess.CompletedProcess[str]:
 
 def test_bench_http_commits_every_payment_and_reports_consistent_figures(tmp_path: Path) -> None:
     """A small run (40 payments, 4 clients) with its databases kept in a folder commits every
-    payment, stops both nodes, and prints rates and percentiles that agree with each other."""
+    payment, stops both nodes and the floor's server, and prints rates, percentiles, CPU and
+    floor figures that agree with each other."""
     folder = tmp_path / "bench"
     done = run_bench("--payments", "40", "--clients", "4", "--json",
                      "--database-dir", str(folder))
@@ -36,6 +37,19 @@ def test_bench_http_commits_every_payment_and_reports_consistent_figures(tmp_pat
                - figures["payments_per_s"]) <= 2
     assert abs(figures["p99_ratio_to_target"] * figures["target_p99_ms"]
                - figures["p99_ms"]) <= 0.1
+    # CPU per payment is the sum of the processes' shares, and bounds the rate on this machine.
+    shares = figures["cpu_ms_per_payment_by_process"]
+    assert set(shares) == {"bench clients", "bench-bank", "bench-central"}
+    assert abs(sum(shares.values()) - figures["cpu_ms_per_payment"]) <= 0.01
+    assert abs(figures["cpu_bound_per_s"] * figures["cpu_ms_per_payment"]
+               - figures["cores"] * 1000) <= figures["cpu_ms_per_payment"]
+    assert figures["target_cpu_ms_per_payment"] == round(
+        figures["cores"] * 1000 / figures["target_per_s"], 3)
+    # The floor ran: two signed round trips per payment, each costing some CPU.
+    assert abs(figures["floor_round_trips_per_s"] - 2 * figures["floor_payments_per_s"]) <= 1
+    assert figures["floor_cpu_ms_per_payment"] > 0
+    assert abs(figures["floor_ratio"] * figures["floor_payments_per_s"]
+               - figures["payments_per_s"]) <= 2
     assert {p.name for p in folder.glob("*.db")} == {"bench-central.db", "bench-bank.db"}
     for log in folder.glob("*.log"):
         assert "stopping" in log.read_text(), f"{log.name}: the node was not stopped by SIGTERM"
