@@ -17,7 +17,6 @@ can reach on this machine.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import tempfile
 import time
@@ -33,7 +32,7 @@ from node import config as node_config
 from node import http_floor
 from node.client import ClientError, NodeClient
 from node.config import CentralLink, NodeConfig
-from node.cpu_clock import CpuClock
+from node.cpu_clock import CORES, CpuClock, cpu_figures, cpu_line
 from node.errors import NodeError
 from node.http_floor import Floor
 from node.http_service import run_loop
@@ -51,7 +50,6 @@ from node.processes import NodeProcess, free_port
 
 HTTP_TARGET_PER_S: Final = 3_000
 HTTP_TARGET_P99_MS: Final = 50.0
-CORES: Final = os.cpu_count() or 1
 # The CPU a payment may take, across every process, for the target's rate on this machine.
 _TARGET_CPU_MS: Final = CORES * 1000 / HTTP_TARGET_PER_S
 PAYMENTS_MAX: Final = 1_000_000
@@ -108,21 +106,9 @@ class HttpBenchResult:
             "ratio_to_target": round(self.per_second / HTTP_TARGET_PER_S, 3),
             "target_p99_ms": HTTP_TARGET_P99_MS,
             "p99_ratio_to_target": round(p99 / HTTP_TARGET_P99_MS, 3),
-            "cores": CORES,
-            "target_cpu_ms_per_payment": round(_TARGET_CPU_MS, 3),
-            **self._cpu_figures(), **self._floor_figures(),
+            "cores": CORES, "target_cpu_ms_per_payment": round(_TARGET_CPU_MS, 3),
+            **cpu_figures(self.cpu_s, self.committed), **self._floor_figures(),
         }
-
-    def _cpu_figures(self) -> dict[str, object]:
-        if self.cpu_s is None or not self.committed:
-            return {}
-        by_process = {name: seconds / self.committed * 1000
-                      for name, seconds in self.cpu_s.items()}
-        per_payment = sum(by_process.values())
-        return {"cpu_ms_per_payment": round(per_payment, 3),
-                "cpu_ms_per_payment_by_process": {name: round(ms, 3)
-                                                  for name, ms in by_process.items()},
-                "cpu_bound_per_s": round(CORES * 1000 / per_payment)}
 
     def _floor_figures(self) -> dict[str, object]:
         if self.floor is None:
@@ -157,13 +143,7 @@ class HttpBenchResult:
         ]
 
     def _cpu_lines(self, figures: dict[str, object]) -> list[str]:
-        lines = []
-        by_process = figures.get("cpu_ms_per_payment_by_process")
-        if isinstance(by_process, dict):
-            shares = ", ".join(f"{name} {ms:.2f}" for name, ms in by_process.items())
-            lines.append(f"CPU per payment: {figures['cpu_ms_per_payment']:.2f} ms ({shares}): "
-                         f"at most {figures['cpu_bound_per_s']:,} payments/s with all {CORES} "
-                         "cores busy")
+        lines = cpu_line(figures)
         if self.floor is not None:
             lines.append(
                 f"floor: {figures['floor_payments_per_s']:,} payments/s "

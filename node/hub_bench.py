@@ -31,8 +31,9 @@ from dsl.money import format_minor
 from engine.keys import KeyPair
 from node import config as node_config
 from node.client import ClientError, NodeClient
+from node.cpu_clock import CORES, CpuClock, cpu_figures, cpu_line
 from node.devnet import Devnet
-from node.devnet_plan import HUB, KHR_ISSUED_MINOR, SWITCH
+from node.devnet_plan import BRIDGE, HUB, KHR_ISSUED_MINOR, SWITCH
 from node.errors import NodeError
 from node.fx_quotes import Fixed
 from node.http_bench import distribute_notes, open_customer, percentile_ms
@@ -44,6 +45,9 @@ from node.settlement_messages import Destination
 
 HUB_TARGET_PER_S: Final = 100
 HUB_TARGET_P99_MS: Final = 1_000.0
+# The CPU a payment may take, across every process, for the target's rate on this machine.
+_TARGET_CPU_MS: Final = CORES * 1000 / HUB_TARGET_PER_S
+HERE: Final = "bench (senders, chain, bridge)"  # the chain and the bridge run in its threads
 PAYMENTS_MAX: Final = 5_000  # what aba's issuance and the providers' baht pay for, with room
 SENDERS_MAX: Final = 256
 # As many senders as allowed by default: at 100/s each then pays about every 2.6 s, so the
@@ -93,6 +97,7 @@ class HubBenchResult:
     outcomes: dict[str, int]  # every payment by status (and code), or by error code
     waits_s: list[float]  # each payment's wait for its sender to be free, 0 when none
     service_s: list[float]  # its sender starting it to ACCC, one per completed payment
+    cpu_s: dict[str, float] | None = None  # CPU seconds by process while paying, if reported
 
     @property
     def completed(self) -> int:
@@ -123,6 +128,8 @@ class HubBenchResult:
             "ratio_to_target": round(self.per_second / HUB_TARGET_PER_S, 3),
             "target_p99_ms": HUB_TARGET_P99_MS,
             "p99_ratio_to_target": round(p99 / HUB_TARGET_P99_MS, 3),
+            "cores": CORES, "target_cpu_ms_per_payment": round(_TARGET_CPU_MS, 3),
+            **cpu_figures(self.cpu_s, self.completed),
         }
 
     def lines(self) -> list[str]:
@@ -147,6 +154,8 @@ class HubBenchResult:
             f"queueing: {figures['waited']:,} payments waited for a busy sender, the longest "
             f"{figures['max_wait_ms']} ms (included in the latency); from the sender starting "
             f"it to ACCC: p50 {figures['service_p50_ms']} ms, p99 {figures['service_p99_ms']} ms",
+            *cpu_line(figures),
+            f"the target leaves {_TARGET_CPU_MS:.2f} ms of CPU per payment on {CORES} cores",
         ]
 
 
@@ -211,9 +220,14 @@ async def _bench(devnet: Devnet, plan: HubBenchPlan,
                            await stack.enter_async_context(
                                NodeClient(devnet.url(SENDER_BANK), wallet)))
                    for wallet in wallets]
+        cpu = CpuClock({piece.name: await stack.enter_async_context(
+                            NodeClient(piece.url, KeyPair.generate()))
+                        for piece in devnet.manifest.pieces if piece.name != BRIDGE}, HERE)
+        await cpu.start()
         tally = await _time(senders, request, plan, progress)
+        cpu_s = await cpu.spent()
     return HubBenchResult("", plan, debit, tally.seconds, tally.latencies_s,
-                          dict(tally.outcomes), tally.waits_s, tally.service_s)
+                          dict(tally.outcomes), tally.waits_s, tally.service_s, cpu_s)
 
 
 def _merchant(devnet: Devnet) -> Destination:

@@ -58,6 +58,7 @@ from bridges.iso20022.limits import MESSAGE_BYTES_MAX, REASON_LINE_CHARACTERS_MA
 from node.api import problems
 from node.errors import NodeError, bad_request, not_found
 from node.http_service import serve_app
+from node.metrics import Metrics
 from node.partner_switch_config import (
     LEGAL_NAME_CHARACTERS_MAX,
     Merchant,
@@ -79,6 +80,7 @@ from node.partner_switch_store import (
 )
 
 # The largest request body: one ISO 20022 message, as the parser bounds it.
+ROLE: Final = "partner_switch"  # how /metrics labels its requests
 REQUEST_BYTES_MAX: Final = MESSAGE_BYTES_MAX
 XML_MEDIA_TYPES: Final = frozenset({"application/xml", "text/xml"})
 XML_MEDIA_TYPE: Final = "application/xml"
@@ -346,7 +348,9 @@ async def _account(request: web.Request) -> web.Response:
 
 def build_app(config: SwitchConfig) -> web.Application:
     """The switch's application; its database opens when the application starts."""
-    app = web.Application(middlewares=[problems], client_max_size=REQUEST_BYTES_MAX)
+    metrics = Metrics(ROLE)
+    app = web.Application(middlewares=[metrics.middleware, problems],
+                          client_max_size=REQUEST_BYTES_MAX)
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "name": config.name, "scheme": config.scheme,
@@ -365,6 +369,7 @@ def build_app(config: SwitchConfig) -> web.Application:
     app.router.add_get("/accounts", _accounts)
     app.router.add_get("/accounts/{account}", _account)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics.handler)
     app.cleanup_ctx.append(lifecycle)
     return app
 

@@ -47,6 +47,15 @@ def test_bench_hub_completes_every_payment_and_reports_consistent_figures(
                - figures["p99_ms"]) <= 1
     assert abs(figures["ratio_to_target"] * figures["target_per_s"]
                - figures["payments_per_s"]) <= 0.1
+    # Every process's CPU is counted, the bench's own (with the chain and the bridge) too,
+    # and the total bounds the rate on this machine's cores.
+    shares = figures["cpu_ms_per_payment_by_process"]
+    assert {"hub", "aba", "khr-central", "acleda-fx", "promptpay-th"} <= set(shares)
+    assert "jpy-bridge" not in shares and any(name.startswith("bench") for name in shares)
+    assert shares["hub"] > 0 and shares["khr-central"] > 0
+    assert abs(sum(shares.values()) - figures["cpu_ms_per_payment"]) <= 0.05
+    assert abs(figures["cpu_bound_per_s"] * figures["cpu_ms_per_payment"]
+               - figures["cores"] * 1000) <= figures["cpu_ms_per_payment"]
     assert json.loads((folder / "devnet.json").read_text())["starts"] == 1
     for name in ("hub", "aba", "acleda-fx", "promptpay-th"):
         assert "stopping" in (folder / f"{name}.log").read_text().lower(), (
