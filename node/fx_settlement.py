@@ -457,7 +457,7 @@ class SettlementDesk:
                                           preimage=revealed)
         if self._clock() < row.terms.destination_deadline_s:
             return row
-        outcome = await self._wallet(row.destination_currency).settle(note.id, None)
+        outcome = await self._wallet(row.destination_currency).settle(note, None)
         if outcome.status != "committed":
             log.warning("payment %s: destination refund refused, retrying: %s",
                         row.payment_id, outcome.reason)
@@ -488,7 +488,7 @@ class SettlementDesk:
                       "the source note %s", row.payment_id, note.id)
             return await self.book.update(row, code="source_lost", detail="the sender "
                                           "refunded the source after the destination was claimed")
-        outcome = await self._wallet(row.source_currency).settle(note.id, preimage)
+        outcome = await self._wallet(row.source_currency).settle(note, preimage)
         if outcome.status != "committed":
             log.error("payment %s: source claim refused, retrying: %s %s", row.payment_id,
                       outcome.code, outcome.reason)

@@ -34,6 +34,7 @@ from node.messages import (
     PAGE_SIZE_MAX,
     DirectoryQuery,
     NotesQuery,
+    NoteWire,
     OutcomeWire,
     PayeeWire,
     RedemptionRequest,
@@ -82,11 +83,14 @@ class LedgerWallet:
         finally:
             self._reservations.release(notes)
 
-    async def settle(self, note_id: str, preimage: bytes | None) -> OutcomeWire:
+    async def settle(self, note: NoteWire, preimage: bytes | None) -> OutcomeWire:
         """Claim a hash-locked note with its `preimage` (as its owner, before the deadline), or
-        refund it without one (as the party its lock names, from the deadline on)."""
-        note = note_from_wire(await self.client.note(note_id))
-        return await self._submit(build_settlement(note, self.facts, preimage=preimage,
+        refund it without one (as the party its lock names, from the deadline on).
+
+        `note` is the note as the caller just read it from the ledger (a settler reads it
+        anyway, to see whether it is spent); one spent since is refused by the notary."""
+        return await self._submit(build_settlement(note_from_wire(note), self.facts,
+                                                   preimage=preimage,
                                                    created_at_s=int(time.time()),
                                                    nonce=_nonce()))
 

@@ -110,7 +110,7 @@ def test_a_locked_payment_to_an_fx_provider_is_claimed_with_the_preimage(
         assert await fx_balance(net) == 200_000
         async with NodeClient(net.central_url, FX) as client:
             claimed = await LedgerWallet(client, FX_NAME, role="fx_provider").settle(
-                note_id(TxId(paid.tx_id), 0), PREIMAGE)
+                await client.note(note_id(TxId(paid.tx_id), 0)), PREIMAGE)
         assert claimed.status == "committed", claimed
         assert await fx_balance(net) == 220_000
         assert await held(net, alice, "alice@aba") == {None: 30_000}

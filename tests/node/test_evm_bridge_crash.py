@@ -240,7 +240,7 @@ class SwapStory:
         await _until(self.chain, self._locked_for_exporter, len(secrets))
         for note in await self._exporter_locks(include_spent=False):
             assert note.lock is not None
-            claimed = await self.exporter.settle(note.id, secrets[note.lock.digest])
+            claimed = await self.exporter.settle(note, secrets[note.lock.digest])
             assert claimed.status == "committed", claimed
             self._crash()
         await _until(self.chain, lambda: _gained(coin, self.operator.address, before),

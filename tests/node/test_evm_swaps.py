@@ -178,7 +178,7 @@ def test_in_the_wallet_claims_on_the_ledger_and_the_bridge_claims_on_chain(
         async with NodeClient(world.net.central_url, EXPORTER) as client:
             seen = await client.note(note)
             assert seen.lock is not None and seen.lock.deadline_s == chain_deadline - MARGIN_S
-            claimed = await LedgerWallet(client, "exporter").settle(note, PREIMAGE)
+            claimed = await LedgerWallet(client, "exporter").settle(seen, PREIMAGE)
         assert claimed.status == "committed", claimed
         async with NodeClient(world.net.central_url, ABA) as stranger:
             with pytest.raises(ClientError) as refused:
