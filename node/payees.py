@@ -7,14 +7,17 @@ id `name@bank` in tag 29 or 30); a code that names no account we can resolve is 
 The payer sees the payee's name masked (confirmation of payee) the way the central directory
 masks it, whichever way the payee was found. A participant of the central bank (an FX provider
 paid one leg of a cross-border payment) is found in its list of participants by name or key;
-its facts are its name and role, and its name is shown whole: institutions are public.
+its facts are its name and role, and its name is shown whole: institutions are public. A
+participant once found is kept: the central bank never changes or removes a registration (the
+same name or key registered otherwise is refused), so what was found stays true, and a hub's
+every payment need not read the list again.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from bridges.qr import QrError, decode
@@ -26,12 +29,14 @@ from node.central_reads import masked
 from node.client import NO_ANSWER, ClientError, NodeClient
 from node.errors import NodeError, bad_request, unprocessable
 from node.messages import PAGE_SIZE_MAX, Page, PayeeWire, PayTo
+from node.recent import Recent
 from node.tables import CustomerRow
 
 # The account fields of the QR schemes that carry an account id of the form name@bank.
 QR_ACCOUNT_FIELDS: Final = ("bakong_account_id",)
 _ACCOUNT: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}@[a-z0-9][a-z0-9-]{0,62}")
 PARTICIPANT_PAGES_MAX: Final = 10  # pages of participants read to find one (PAGE_SIZE_MAX each)
+PARTICIPANTS_KEPT: Final = 1_024  # participants found, kept by the name or key asked for
 T = TypeVar("T")
 
 
@@ -72,6 +77,8 @@ class PayeeResolver:
     central: CentralClient
     bank: str
     ledger: NodeClient
+    _participants: Recent[str, Payee] = field(
+        default_factory=lambda: Recent(PARTICIPANTS_KEPT), repr=False)
 
     async def resolve(self, to: PayTo, currency: str, amount_minor: int) -> Payee:
         """The payee named by exactly one of account, phone, QR code or participant."""
@@ -105,6 +112,14 @@ class PayeeResolver:
 
     async def _participant(self, wanted: str) -> Payee:
         """The registered participant named `wanted` or holding that key."""
+        found = self._participants.get(wanted)
+        if found is None:
+            found = await self._registered(wanted)
+            self._participants.keep(wanted, found)
+        return found
+
+    async def _registered(self, wanted: str) -> Payee:
+        """The participant as the central bank's list shows it."""
         after = ""
         for _ in range(PARTICIPANT_PAGES_MAX):
             page = await from_central(self.ledger.participants(
@@ -151,8 +166,8 @@ def _qr_account(payload: str, currency: str, amount_minor: int) -> str:
         raise unprocessable("qr_mismatch", f"the QR code asks for {merchant.amount_text or ''}"
                             f" {merchant.currency.alpha}, not {amount_minor} minor units of "
                             f"{currency}")
-    for field in QR_ACCOUNT_FIELDS:
-        account = decoded.account.get(field, "")
+    for name in QR_ACCOUNT_FIELDS:
+        account = decoded.account.get(name, "")
         if _ACCOUNT.fullmatch(account):
             return account
     raise _unknown(f"this {decoded.scheme} code names no account id of the form name@bank")

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from bank_network import ABA, CENTRAL, Answer, Network, key, network, open_customer
+from prometheus_client.parser import text_string_to_metric_families
 from test_bank import distribute, held, pay, sign_prepared
 
 from dsl.facts import Party
@@ -241,4 +242,40 @@ def test_locked_payments_and_settlements_refused_up_front(tmp_path: Path) -> Non
         plain = notes.body["items"][0]["id"]
         not_locked, _ = await settle(net, alice, plain, PREIMAGE)
         assert (not_locked.status, not_locked.body["code"]) == (422, "note_not_locked")
+    run(tmp_path, scenario)
+
+
+def test_a_participant_found_once_is_not_looked_up_again(tmp_path: Path) -> None:
+    """The central bank's list of participants is read once for a participant the bank pays
+    again and again (a registration never changes), while one not found is looked up anew: a
+    participant registered after a refusal is then found."""
+    async def participant_reads(net: Network) -> float:
+        exposition = (await net.central(CENTRAL).get("/metrics")).body
+        for family in text_string_to_metric_families(exposition):
+            for sample in family.samples:
+                if (sample.name == "earmark_http_requests_total"
+                        and sample.labels["route"] == "/participants"
+                        and sample.labels["method"] == "GET"):
+                    return sample.value
+        return 0.0
+
+    async def scenario(net: Network) -> None:
+        alice = await open_customer(net, "alice")
+        for _ in range(5):  # a note for each payment prepared (a prepared payment holds one)
+            await distribute(net, "alice@aba", 10_000)
+        deadline_s = int(time.time()) + HOUR_S
+        before = await participant_reads(net)
+        for _ in range(3):
+            prepared = await net.bank(alice).post("/payments", locked(
+                {"participant": FX_NAME}, 1_000, deadline_s))
+            assert prepared.status == 201, prepared.body
+        assert await participant_reads(net) == before + 1
+        late = {"participant": "late-fx"}
+        refused = await net.bank(alice).post("/payments", locked(late, 1_000, deadline_s))
+        assert (refused.status, refused.body["code"]) == (422, "payee_unknown")
+        registered = await net.central(CENTRAL).post("/participants", {
+            "name": "late-fx", "role": "fx_provider", "key": key("late-fx").participant})
+        assert registered.status == 201, registered.body
+        found = await net.bank(alice).post("/payments", locked(late, 1_000, deadline_s))
+        assert found.status == 201, found.body
     run(tmp_path, scenario)
