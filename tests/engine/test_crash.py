@@ -32,7 +32,9 @@ FIRST_ACK_TIMEOUT_S = 60
 def _run_and_kill(database: str, run: int, delay_s: float) -> list[TxId]:
     """Start the worker, let it commit for `delay_s` after its first ack, SIGKILL it, and
     return every id it acknowledged (including lines still in the pipe)."""
-    environment = {**os.environ, "PYTHONPATH": str(WORKER.parent)}
+    # The worker imports the test worlds beside it and the shared helpers in tests/support.
+    paths = (WORKER.parent, WORKER.parent.parent / "support")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths))}
     worker = subprocess.Popen([sys.executable, str(WORKER), database, str(run)],
                               stdout=subprocess.PIPE, text=True, env=environment)
     acks: list[TxId] = []
