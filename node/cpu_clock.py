@@ -54,6 +54,12 @@ class CpuClock:
         return now
 
 
+def cpu_budget_ms(per_s: float) -> float:
+    """The CPU milliseconds a payment may take, across every process, for `per_s` payments a
+    second on this machine's cores."""
+    return CORES * 1000 / per_s
+
+
 def cpu_figures(cpu_s: Mapping[str, float] | None, payments: int) -> dict[str, object]:
     """The CPU figures of a run that completed `payments`: milliseconds per payment in all and
     by process, and the rate they bound on this machine's cores (none without a measure)."""

@@ -32,7 +32,7 @@ from node import config as node_config
 from node import http_floor
 from node.client import ClientError, NodeClient
 from node.config import CentralLink, NodeConfig
-from node.cpu_clock import CORES, CpuClock, cpu_figures, cpu_line
+from node.cpu_clock import CORES, CpuClock, cpu_budget_ms, cpu_figures, cpu_line
 from node.errors import NodeError
 from node.http_floor import Floor
 from node.http_service import run_loop
@@ -50,8 +50,7 @@ from node.processes import NodeProcess, free_port
 
 HTTP_TARGET_PER_S: Final = 3_000
 HTTP_TARGET_P99_MS: Final = 50.0
-# The CPU a payment may take, across every process, for the target's rate on this machine.
-_TARGET_CPU_MS: Final = CORES * 1000 / HTTP_TARGET_PER_S
+_TARGET_CPU_MS: Final = cpu_budget_ms(HTTP_TARGET_PER_S)
 PAYMENTS_MAX: Final = 1_000_000
 CLIENTS_MAX: Final = 256
 REQUESTS_PER_PAYMENT: Final = 2  # prepare, then sign

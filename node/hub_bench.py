@@ -31,7 +31,7 @@ from dsl.money import format_minor
 from engine.keys import KeyPair
 from node import config as node_config
 from node.client import ClientError, NodeClient
-from node.cpu_clock import CORES, CpuClock, cpu_figures, cpu_line
+from node.cpu_clock import CORES, CpuClock, cpu_budget_ms, cpu_figures, cpu_line
 from node.devnet import Devnet
 from node.devnet_plan import BRIDGE, HUB, KHR_ISSUED_MINOR, SWITCH
 from node.errors import NodeError
@@ -45,8 +45,7 @@ from node.settlement_messages import Destination
 
 HUB_TARGET_PER_S: Final = 100
 HUB_TARGET_P99_MS: Final = 1_000.0
-# The CPU a payment may take, across every process, for the target's rate on this machine.
-_TARGET_CPU_MS: Final = CORES * 1000 / HUB_TARGET_PER_S
+_TARGET_CPU_MS: Final = cpu_budget_ms(HUB_TARGET_PER_S)
 HERE: Final = "bench (senders, chain, bridge)"  # the chain and the bridge run in its threads
 PAYMENTS_MAX: Final = 5_000  # what aba's issuance and the providers' baht pay for, with room
 SENDERS_MAX: Final = 256
