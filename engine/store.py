@@ -25,6 +25,7 @@ from dsl.phases import CompiledContract
 from engine.encoding import endorsement_digest, transaction_bytes
 from engine.errors import EngineError
 from engine.ids import ContractHash, NoteId, ParticipantId, TxId
+from engine.lookup import Lookup
 from engine.migrate import upgrade
 from engine.model import Endorsement, HashLock, Note, TokenRef, Transaction
 from engine.tables import (
@@ -48,8 +49,7 @@ _CONTRACTS = ContractRow.__table__  # type: ignore[attr-defined]
 _ENDORSEMENTS = EndorsementRow.__table__  # type: ignore[attr-defined]
 _NOTES_WITH_SPENDER = select(_NOTES, _SPENT.c.tx_id).select_from(
     _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id))
-# Built once: a participant reads a note by id on every payment it settles, and building the
-# statement cost more than running it.
+# A participant reads a note by id on every payment it settles: a `Lookup`.
 _NOTE_BY_ID = _NOTES_WITH_SPENDER.where(_NOTES.c.id == bindparam("note_id"))
 
 
@@ -101,6 +101,7 @@ class SqlStore:
         self._policies: dict[TokenRef, CompiledPolicy | None] = {}
         self._upsert = postgresql.insert if self.engine.dialect.name == "postgresql" else (
             sqlite.insert)
+        self._note_by_id = Lookup(self.engine, _NOTE_BY_ID)
 
     def close(self) -> None:
         """Release every connection."""
@@ -227,8 +228,7 @@ class SqlStore:
 
     def note(self, note_id: NoteId) -> tuple[Note, TxId | None] | None:
         """One note with the transaction that spent it (None while unspent); None if unknown."""
-        with self.engine.connect() as db:
-            row = db.execute(_NOTE_BY_ID, {"note_id": note_id}).mappings().first()
+        row = self._note_by_id.first(note_id=note_id)
         return _note_and_spender(row) if row is not None else None
 
     def balances_of(self, owner: ParticipantId) -> list[tuple[str, TokenRef | None, int, int]]:

@@ -16,10 +16,8 @@ longer for its reads' threads than for anything else. WAL readers never wait for
 such a read cannot stall the loop. On a database server a read is a network round trip, so it
 goes to a worker thread there.
 
-Why the hottest of those reads are a `Lookup`: on SQLite, checking a connection out of the pool
-and running a statement through SQLAlchemy cost ten times the read itself (about 45 µs against
-4 µs); the idempotency lookup on every POST was a quarter of a bank's CPU. A `Lookup` is compiled
-once and run on a connection its thread keeps.
+The reads every request makes are an `engine.lookup.Lookup` run through `read`: compiled once,
+on a connection the thread keeps (see there why).
 """
 
 from __future__ import annotations
@@ -32,12 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Generic, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from engine.migrate import upgrade
 from engine.store import connect
-from node.errors import NodeError
 
 WRITES_PER_COMMIT_MAX: Final = 512  # writes committed together in one database transaction
 WRITER_IDLE_S: Final = 5.0  # a writer thread idle this long ends; the next write starts another
@@ -59,49 +56,6 @@ async def read(engine: Engine, function: Callable[P, T], *args: P.args,
     if engine.dialect.name == "sqlite":
         return function(*args, **kwargs)
     return await asyncio.to_thread(function, *args, **kwargs)
-
-
-class Lookup:
-    """A read of a few rows by key, compiled once for its engine (see the module's notes).
-
-    On SQLite it runs at once on a connection the calling thread keeps, and each row comes back
-    as the driver returns it; so the selected columns must be of types SQLAlchemy passes through
-    unconverted (text, integers, bytes), which the constructor checks. On a database server it
-    runs through the pool in a worker thread, as `read` does."""
-
-    def __init__(self, engine: Engine, statement: Select[Any]) -> None:
-        self._engine = engine
-        self._statement = statement
-        compiled = statement.compile(dialect=engine.dialect)
-        self._sql = str(compiled)
-        self._names = tuple(compiled.positiontup or ())
-        self._defaults = dict(compiled.params)
-        self._kept = threading.local()
-        for column in statement.selected_columns:
-            if column.type.dialect_impl(engine.dialect).result_processor(
-                    engine.dialect, None) is not None:
-                raise NodeError(500, "internal", "Internal error",
-                                f"a Lookup returns driver values; {column.name} needs converting")
-
-    async def rows(self, **params: object) -> list[tuple[Any, ...]]:
-        """The rows `params` select, in the statement's column order."""
-        if self._engine.dialect.name != "sqlite":
-            return await asyncio.to_thread(self._pooled, params)
-        values = {**self._defaults, **params}
-        # fetchall ends the statement, and with it SQLite's read snapshot.
-        return self._connection().execute(  # type: ignore[no-any-return]
-            self._sql, [values[name] for name in self._names]).fetchall()
-
-    def _pooled(self, params: dict[str, object]) -> list[tuple[Any, ...]]:
-        with self._engine.connect() as db:
-            return [tuple(row) for row in db.execute(self._statement, params)]
-
-    def _connection(self) -> Any:
-        """This thread's driver connection, checked out of the pool on its first read."""
-        held = getattr(self._kept, "connection", None)
-        if held is None:
-            held = self._kept.connection = self._engine.raw_connection()
-        return held.driver_connection
 
 
 @dataclass(frozen=True, slots=True)

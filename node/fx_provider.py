@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 
+from engine.lookup import Lookup
 from node.api import Api, Call
 from node.database import Writer, open_database, read
 from node.errors import not_found, unprocessable
@@ -61,6 +62,7 @@ from node.fx_settlement_store import SettlementBook
 from node.http_service import serve_app, service_app
 from node.idempotency import IdempotencyStore
 from node.metrics import Metrics
+from node.recent import Recent
 
 API_VERSION: Final = "1.0.0"
 ROLE: Final = "fx_provider"
@@ -77,33 +79,43 @@ QUOTES = Table(
     Column("expires_at_s", BigInteger, nullable=False),
     Column("body", LargeBinary, nullable=False),  # the signed QuoteWire as it was answered
 )
-_FIND: Final = select(QUOTES.c.body).where(QUOTES.c.id == bindparam("quote_id"),
-                                           QUOTES.c.requester == bindparam("requester"))
+QUOTES_KEPT_MAX: Final = 10_000  # quotes issued lately, kept in memory by id
+_FIND: Final = select(QUOTES.c.body, QUOTES.c.requester).where(
+    QUOTES.c.id == bindparam("quote_id"))
+_INSERT: Final = QUOTES.insert()
 
 
 class QuoteBook:
-    """The quotes the provider issued, by id, with the caller that asked for each."""
+    """The quotes the provider issued, by id, with the caller that asked for each.
+
+    The quotes issued lately are kept in memory too (`QUOTES_KEPT_MAX`): a quote never changes,
+    and the one a hub accepts was issued moments before."""
 
     def __init__(self, engine: Engine, writer: Writer) -> None:
         FX_METADATA.create_all(engine)
         self._engine = engine
         self._writer = writer
+        self._find = Lookup(engine, _FIND)
+        self._kept: Recent[str, tuple[QuoteWire, str]] = Recent(QUOTES_KEPT_MAX)
 
     async def keep(self, quote: QuoteWire, requester: str) -> None:
         """Store `quote` durably; returns once it is committed."""
         values = {"id": quote.id, "requester": requester, "created_at_s": quote.created_at_s,
                   "expires_at_s": quote.expires_at_s,
                   "body": quote.model_dump_json().encode()}
-        await self._writer.write(lambda db: db.execute(QUOTES.insert(), values).rowcount)
+        await self._writer.write(lambda db: db.execute(_INSERT, values).rowcount)
+        self._kept.keep(quote.id, (quote, requester))
 
     async def find(self, quote_id: str, requester: str) -> QuoteWire | None:
         """The quote `quote_id` if `requester` asked for it; None otherwise."""
-        return await read(self._engine, self._find, quote_id, requester)
+        found = await self._kept.read_through(quote_id, lambda: self._read(quote_id))
+        return found[0] if found is not None and found[1] == requester else None
 
-    def _find(self, quote_id: str, requester: str) -> QuoteWire | None:
-        with self._engine.connect() as db:
-            body = db.execute(_FIND, {"quote_id": quote_id, "requester": requester}).scalar()
-        return QuoteWire.model_validate_json(body) if body is not None else None
+    async def _read(self, quote_id: str) -> tuple[QuoteWire, str] | None:
+        row = await read(self._engine, self._find.first, quote_id=quote_id)
+        if row is None:
+            return None
+        return QuoteWire.model_validate_json(row["body"]), row["requester"]
 
 
 class FxProviderService:

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from engine.lookup import Lookup
 from node.database import Writer, read
 from node.errors import conflict, unprocessable
 from node.recent import Recent
@@ -111,6 +112,7 @@ class SettlementBook:
         self._engine = engine
         self._writer = writer
         self._rows: Recent[str, Settlement] = Recent(ROWS_KEPT_MAX)
+        self._by = {column: Lookup(engine, statement) for column, statement in _BY.items()}
 
     async def reserve(self, row: Settlement, liquidity_minor: int) -> Settlement:
         """Insert `row` if its quote is not taken and its credit fits `liquidity_minor` beside
@@ -171,9 +173,8 @@ class SettlementBook:
         return changed
 
     def _one(self, column: str, value: str) -> Settlement | None:
-        with self._engine.connect() as db:
-            found = db.execute(_BY[column], {"value": value}).first()
-        return _row(found._mapping) if found is not None else None
+        found = self._by[column].first(value=value)
+        return _row(found) if found is not None else None
 
 
 def _taken(db: Connection, row: Settlement) -> Settlement | None:

@@ -20,7 +20,8 @@ from aiohttp import web
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from node.database import Lookup, Writer
+from engine.lookup import Lookup
+from node.database import Writer, read
 from node.errors import NodeError, bad_request, conflict, problem_response, unprocessable
 from node.tables import IdempotencyRow
 
@@ -40,6 +41,7 @@ class IdempotencyStore:
 
     def __init__(self, engine: Engine, writer: Writer | None = None) -> None:
         """`writer`: the service's writer on `engine`, if it has one (else one of its own)."""
+        self._engine = engine
         self._find = Lookup(engine, _FIND)
         self._writer = writer or Writer(engine)
         self._running: set[tuple[str, str]] = set()
@@ -49,7 +51,7 @@ class IdempotencyStore:
         """The stored response for (caller, key), or `produce()`'s, stored for next time."""
         key = _valid_key(key)
         digest = hashlib.sha256(body).hexdigest()
-        stored = await self._find.rows(caller=caller, key=key)
+        stored = await read(self._engine, self._find.rows, caller=caller, key=key)
         if stored:
             return _replay(_Stored(*stored[0]), digest)
         if (caller, key) in self._running:
