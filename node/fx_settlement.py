@@ -59,6 +59,7 @@ from node.messages import (
     SignedTransactionWire,
     TransactionBatch,
 )
+from node.recent import Recent
 from node.settlement_messages import (
     AcceptanceRequest,
     AcceptanceWire,
@@ -79,6 +80,7 @@ SOURCE_OUTPUTS_READ: Final = 4  # outputs of the sender's transaction searched f
 DEADLINE_SKEW_S: Final = 5  # a source lock may end this much before the agreed deadline
 RESIGN_AFTER_S: Final = CLOCK_SKEW_MAX_S + 60  # a stored lock older than this never commits
 NOTE_PAGES_MAX: Final = 20  # pages of the provider's notes read to fund one lock
+JUDGED_KEPT_MAX: Final = 10_000  # source notes kept as judged, until claimed
 WALLET_KEY: Final = re.compile(r"^[0-9a-f]{64}$")
 EVM_ADDRESS: Final = re.compile(r"^0x[0-9a-fA-F]{40}$")
 T = TypeVar("T")
@@ -113,6 +115,9 @@ class SettlementDesk:
         # so two locks never spend the same note.
         self._funding = asyncio.Lock()
         self._loop: asyncio.Task[None] | None = None
+        # Each source note as `_judge_source` read it, by payment: the claim is built from it
+        # without reading the note again (see `_claim_source`).
+        self._judged: Recent[str, NoteWire] = Recent(JUDGED_KEPT_MAX)
 
     @property
     def facts(self) -> Party:
@@ -284,6 +289,7 @@ class SettlementDesk:
         if note is not None and not problem:
             other = await self.book.by_source_note(note.id)
             if other is None:
+                self._judged.keep(row.payment_id, note)
                 return await self.book.update(row, status=LegStatus.SOURCE_LOCKED,
                                               source_note_id=note.id)
             problem = f"note {note.id} already backs payment {other.payment_id}"
@@ -476,8 +482,19 @@ class SettlementDesk:
     # ---- claiming the source -----------------------------------------------------------------
 
     async def _claim_source(self, row: Settlement) -> Settlement:
-        """Claim the source note with the stored preimage; SETTLED once it is claimed."""
+        """Claim the source note with the stored preimage; SETTLED once it is claimed.
+
+        The first try claims the note as judged, unread: the notary refuses the claim if the
+        note was spent since, and only then (or after a restart, when nothing is kept) is the
+        note read to learn what became of it. A note's amount, owner and lock never change, so
+        the claim built from the judged note is the one a fresh read would give."""
         preimage = bytes.fromhex(_stored(row.preimage, "preimage"))
+        judged = self._judged.get(row.payment_id)
+        if judged is not None:
+            self._judged.forget(row.payment_id)
+            outcome = await self._wallet(row.source_currency).settle(judged, preimage)
+            if outcome.status == "committed":
+                return await self.book.update(row, status=LegStatus.SETTLED)
         client = self.ledgers[row.source_currency]
         note = await client.note(_stored(row.source_note_id, "source note"))
         if note.spent_by is not None:

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import aiohttp
 import orjson
 from aiohttp.test_utils import TestServer
+from prometheus_client.parser import text_string_to_metric_families
 from yarl import URL
 
 from engine.keys import KeyPair
@@ -138,6 +139,17 @@ async def _fund_the_bank(net: Network) -> None:
         issued = await net.central(ABA).post("/issuance", {"currency": currency,
                                                            "amount_minor": 10_000_000})
         assert issued.status == 200 and issued.body["status"] == "committed", issued.body
+
+
+async def central_requests(net: Network, method: str, route: str) -> float:
+    """How many `method route` requests the central bank has served, from its /metrics."""
+    exposition = (await net.central(CENTRAL).get("/metrics")).body
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if (sample.name == "earmark_http_requests_total"
+                    and sample.labels["route"] == route and sample.labels["method"] == method):
+                return sample.value
+    return 0.0
 
 
 async def open_customer(net: Network, name: str, **facts: Any) -> KeyPair:

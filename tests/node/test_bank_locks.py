@@ -18,8 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bank_network import ABA, CENTRAL, Answer, Network, key, network, open_customer
-from prometheus_client.parser import text_string_to_metric_families
+from bank_network import (
+    ABA,
+    CENTRAL,
+    Answer,
+    Network,
+    central_requests,
+    key,
+    network,
+    open_customer,
+)
 from test_bank import distribute, held, pay, sign_prepared
 
 from dsl.facts import Party
@@ -250,14 +258,7 @@ def test_a_participant_found_once_is_not_looked_up_again(tmp_path: Path) -> None
     again and again (a registration never changes), while one not found is looked up anew: a
     participant registered after a refusal is then found."""
     async def participant_reads(net: Network) -> float:
-        exposition = (await net.central(CENTRAL).get("/metrics")).body
-        for family in text_string_to_metric_families(exposition):
-            for sample in family.samples:
-                if (sample.name == "earmark_http_requests_total"
-                        and sample.labels["route"] == "/participants"
-                        and sample.labels["method"] == "GET"):
-                    return sample.value
-        return 0.0
+        return await central_requests(net, "GET", "/participants")
 
     async def scenario(net: Network) -> None:
         alice = await open_customer(net, "alice")

@@ -23,7 +23,18 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from bank_network import ABA, CENTRAL, Answer, Caller, Clock, Network, key, network, open_customer
+from bank_network import (
+    ABA,
+    CENTRAL,
+    Answer,
+    Caller,
+    Clock,
+    Network,
+    central_requests,
+    key,
+    network,
+    open_customer,
+)
 from bridged_world import CONFIRMATIONS, YEN, bridged_world, settle
 
 from bridges.evm.contracts import HashedTimelock, SwapState
@@ -211,6 +222,7 @@ def ledger_to(wallet: KeyPair) -> dict[str, str]:
 
 
 SWITCH = {"kind": "switch", "system": "promptpay", "account": "0123456789"}
+NOTE_ROUTE = "/notes/{note_id}"
 
 
 # ---- acceptance --------------------------------------------------------------------------------
@@ -393,9 +405,12 @@ def test_a_switch_payment_is_claimed_on_accc_and_released_on_rjct(tmp_path: Path
         release = f"/legs/{paid.payment_id}/release"
         wrong = await made.hub().post(release, {"status": "ACCC", "preimage": "00" * 32})
         assert (wrong.status, wrong.body["code"]) == (422, "wrong_preimage")
+        note_reads = await central_requests(made.net, "GET", NOTE_ROUTE)
         done = await made.hub().post(release, {"status": "ACCC",
                                                "preimage": paid.preimage.hex()})
         assert done.body["status"] == "settled", done.body
+        # The claim is built from the note as judged: the source is not read again.
+        assert await central_requests(made.net, "GET", NOTE_ROUTE) == note_reads
         assert await held(made.net, PROVIDER.participant, "KHR") == (
             khr_before + quote["source"]["amount_minor"])
 
@@ -412,6 +427,32 @@ def test_a_switch_payment_is_claimed_on_accc_and_released_on_rjct(tmp_path: Path
         # Only the settled payment still counts against the liquidity.
         left = terms(await made.quote(LIQUIDITY_KZT - PAYMENT_KZT), SWITCH)
         assert (await made.hub().post("/acceptances", left.body)).status == 201
+
+    run(tmp_path, scenario)
+
+
+def test_a_source_refunded_before_the_claim_is_found_lost(tmp_path: Path) -> None:
+    """The sender refunds its source lock at the deadline before the provider learns the
+    preimage (a hub that released too late): the claim built from the judged note is refused,
+    the provider reads the note, finds it refunded and records `source_lost` instead of
+    SETTLED."""
+    async def scenario(made: World) -> None:
+        quote, paid = await accepted(made, SWITCH, source_in_s=4, destination_in_s=2)
+        tx_id = await lock_source(made.net, paid, quote["source"]["amount_minor"])
+        legs = await report_source(made, paid, tx_id)
+        assert legs.body["status"] == "source_locked", legs.body
+        await asyncio.sleep(paid.body["source_deadline_s"] - time.time() + 1)
+        async with NodeClient(made.net.central_url, ABA) as aba:
+            note = await aba.note(legs.body["source_note_id"])
+            refund = await LedgerWallet(aba, "aba", "bank").settle(note, None)
+        assert refund.status == "committed", refund
+        note_reads = await central_requests(made.net, "GET", NOTE_ROUTE)
+        late = await made.hub().post(f"/legs/{paid.payment_id}/release",
+                                     {"status": "ACCC", "preimage": paid.preimage.hex()})
+        assert late.status == 200, late.body
+        assert (late.body["status"], late.body["code"]) == ("destination_claimed",
+                                                            "source_lost"), late.body
+        assert await central_requests(made.net, "GET", NOTE_ROUTE) == note_reads + 1
 
     run(tmp_path, scenario)
 
