@@ -36,6 +36,9 @@ class Metrics:
                                  buckets=_LATENCY_BUCKETS_S, registry=self.registry)
         ProcessCollector(registry=self.registry)
         self.role = role
+        # Each label set's counter and histogram, found once: `labels()` validates and locks
+        # on every call, which every request paid for twice.
+        self._counted: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     @web.middleware
     async def middleware(self, request: web.Request,
@@ -46,8 +49,15 @@ class Metrics:
         response = await handler(request)
         route = request.match_info.route.resource
         template = route.canonical if route is not None else "unmatched"
-        self.requests.labels(self.role, request.method, template, str(response.status)).inc()
-        self.latency.labels(self.role, template).observe(time.perf_counter() - started)
+        key = (request.method, template, response.status)
+        counted = self._counted.get(key)
+        if counted is None:
+            counted = self._counted[key] = (
+                self.requests.labels(self.role, request.method, template, str(response.status)),
+                self.latency.labels(self.role, template))
+        requests, latency = counted
+        requests.inc()
+        latency.observe(time.perf_counter() - started)
         return response
 
     async def handler(self, _request: web.Request) -> web.Response:

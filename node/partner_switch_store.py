@@ -30,6 +30,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     func,
     insert,
     select,
@@ -75,6 +76,18 @@ POSTINGS: Final = Table(
     Column("amount_minor", BigInteger, nullable=False),
     Column("posted_at_s", BigInteger, nullable=False),
 )
+# The statements of every credit transfer, built once: building one cost more than running it.
+_MESSAGE: Final = select(MESSAGES).where(MESSAGES.c.message_id == bindparam("message_id"))
+_INSERT_MESSAGE: Final = insert(MESSAGES)
+_POSTED: Final = select(POSTINGS.c.message_id).where(POSTINGS.c.uetr == bindparam("uetr"))
+_INSERT_POSTING: Final = insert(POSTINGS)
+_DEBIT: Final = update(ACCOUNTS).where(
+    ACCOUNTS.c.account == bindparam("moved_account"),
+    ACCOUNTS.c.balance_minor >= bindparam("moved_minor"),
+).values(balance_minor=ACCOUNTS.c.balance_minor - bindparam("moved_minor"))
+_CREDIT: Final = update(ACCOUNTS).where(
+    ACCOUNTS.c.account == bindparam("moved_account")).values(
+    balance_minor=ACCOUNTS.c.balance_minor + bindparam("moved_minor"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +237,7 @@ class SwitchStore:
 
 def _settle(db: Connection, received: Received, plan: Plan, report: Report) -> Settled:
     """One credit transfer, inside the writer's transaction (see the module docstring)."""
-    stored = db.execute(select(MESSAGES).where(
-        MESSAGES.c.message_id == received.message_id)).mappings().first()
+    stored = db.execute(_MESSAGE, {"message_id": received.message_id}).mappings().first()
     if stored is not None:
         if stored["digest"] != received.digest:
             return Settled(report(DUPLICATE_MESSAGE), DUPLICATE_MESSAGE, replayed=False)
@@ -234,15 +246,17 @@ def _settle(db: Connection, received: Received, plan: Plan, report: Report) -> S
                        Outcome(TransactionStatus(stored["status"]), reason), replayed=True)
     outcome, moved = _post(db, received, plan)
     reply = report(outcome)
-    db.execute(insert(MESSAGES).values(
-        message_id=received.message_id, digest=received.digest, uetr=received.uetr,
-        status=outcome.status.value, reason=None if outcome.reason is None
-        else outcome.reason.value, reply=reply, received_at_s=int(time.time())))
+    now_s = int(time.time())
+    db.execute(_INSERT_MESSAGE, {
+        "message_id": received.message_id, "digest": received.digest, "uetr": received.uetr,
+        "status": outcome.status.value,
+        "reason": None if outcome.reason is None else outcome.reason.value, "reply": reply,
+        "received_at_s": now_s})
     if moved and isinstance(plan, Posting):
-        db.execute(insert(POSTINGS).values(
-            uetr=received.uetr, message_id=received.message_id,
-            debit_account=plan.debit_account, credit_account=plan.credit_account,
-            amount_minor=plan.amount_minor, posted_at_s=int(time.time())))
+        db.execute(_INSERT_POSTING, {
+            "uetr": received.uetr, "message_id": received.message_id,
+            "debit_account": plan.debit_account, "credit_account": plan.credit_account,
+            "amount_minor": plan.amount_minor, "posted_at_s": now_s})
     return Settled(reply, outcome, replayed=False)
 
 
@@ -250,17 +264,14 @@ def _post(db: Connection, received: Received, plan: Plan) -> tuple[Outcome, bool
     """Move the money of `plan` if it may move: the outcome, and whether money moved."""
     if not isinstance(plan, Posting):
         return plan, False
-    posted = db.scalar(select(POSTINGS.c.message_id).where(POSTINGS.c.uetr == received.uetr))
-    if posted is not None:
+    if db.scalar(_POSTED, {"uetr": received.uetr}) is not None:
         return DUPLICATE_PAYMENT, False
-    debited = db.execute(update(ACCOUNTS).where(
-        ACCOUNTS.c.account == plan.debit_account,
-        ACCOUNTS.c.balance_minor >= plan.amount_minor,
-    ).values(balance_minor=ACCOUNTS.c.balance_minor - plan.amount_minor))
+    debited = db.execute(_DEBIT, {"moved_account": plan.debit_account,
+                                  "moved_minor": plan.amount_minor})
     if debited.rowcount != 1:
         return INSUFFICIENT_FUNDS, False
-    credited = db.execute(update(ACCOUNTS).where(ACCOUNTS.c.account == plan.credit_account)
-                          .values(balance_minor=ACCOUNTS.c.balance_minor + plan.amount_minor))
+    credited = db.execute(_CREDIT, {"moved_account": plan.credit_account,
+                                    "moved_minor": plan.amount_minor})
     if credited.rowcount != 1:
         # Accounts are never deleted and the plan names configured ones: a bug, so undo all.
         raise InvariantViolation(f"credit account {plan.credit_account} does not exist")

@@ -172,8 +172,9 @@ async def gather_quotes(endpoints: list[ProviderEndpoint], request: QuoteRequest
 async def _ask(endpoint: ProviderEndpoint, request: QuoteRequest,
                timeout_s: float) -> QuoteWire | Skipped:
     try:
-        # The client's own (longer) timeout stays a backstop: `wait_for` decides lateness.
-        quote = await asyncio.wait_for(endpoint.client.quote(request), timeout_s)
+        # The client's own (longer) timeout stays a backstop: this one decides lateness.
+        async with asyncio.timeout(timeout_s):
+            quote = await endpoint.client.quote(request)
     except TimeoutError:
         return Skipped(endpoint.name, "timeout", f"no quote within {timeout_s} s")
     except ClientError as error:
