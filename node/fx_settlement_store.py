@@ -64,6 +64,12 @@ TERMS_KEPT_MAX: Final = 4_096  # accepted requests kept parsed
 _BY: Final = {column: select(SETTLEMENTS).where(SETTLEMENTS.c[column] == bindparam("value"))
               for column in ("payment_id", "quote_id", "source_note_id")}
 _UPDATE: Final = SETTLEMENTS.update().where(SETTLEMENTS.c.payment_id == bindparam("row_id"))
+_INSERT: Final = SETTLEMENTS.insert()
+_RESERVED: Final = select(func.coalesce(func.sum(SETTLEMENTS.c.reserved_minor), 0)).where(
+    SETTLEMENTS.c.destination_currency == bindparam("currency"),
+    SETTLEMENTS.c.status.not_in(sorted(RELEASED)))
+_TAKEN: Final = select(SETTLEMENTS).where((SETTLEMENTS.c.quote_id == bindparam("quote_id"))
+                                          | (SETTLEMENTS.c.payment_id == bindparam("payment_id")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +128,12 @@ class SettlementBook:
             taken = _taken(db, row)
             if taken is not None:
                 return taken
-            reserved = db.execute(select(func.coalesce(func.sum(SETTLEMENTS.c.reserved_minor), 0))
-                                  .where(SETTLEMENTS.c.destination_currency
-                                         == row.destination_currency,
-                                         SETTLEMENTS.c.status.not_in(list(RELEASED)))).scalar()
+            reserved = db.execute(_RESERVED, {"currency": row.destination_currency}).scalar()
             if int(reserved or 0) + row.reserved_minor > liquidity_minor:
                 raise unprocessable("liquidity_exceeded", f"{reserved} of {liquidity_minor} "
                                     f"minor units of {row.destination_currency} are reserved; "
                                     f"{row.reserved_minor} more do not fit")
-            db.execute(SETTLEMENTS.insert(), _values(row))
+            db.execute(_INSERT, _values(row))
             return row
         stored = await self._writer.write(job)
         self._rows.keep(stored.payment_id, stored)
@@ -179,9 +182,7 @@ class SettlementBook:
 
 def _taken(db: Connection, row: Settlement) -> Settlement | None:
     """The stored acceptance of this same payment and quote, or a refusal if either is taken."""
-    found = db.execute(select(SETTLEMENTS).where(
-        (SETTLEMENTS.c.quote_id == row.quote_id)
-        | (SETTLEMENTS.c.payment_id == row.payment_id))).first()
+    found = db.execute(_TAKEN, {"quote_id": row.quote_id, "payment_id": row.payment_id}).first()
     if found is None:
         return None
     stored = _row(found._mapping)

@@ -54,10 +54,13 @@ PAYMENTS = Table(
 PAYMENTS_PER_PASS_MAX: Final = 500  # payments one pass of the driver looks at
 QUOTES_KEPT_MAX: Final = 100_000  # offered quotes kept in memory (the oldest forgotten)
 PAYMENTS_KEPT_MAX: Final = 100_000  # payments written or read lately, kept in memory
-# Built once: every stage of every payment runs them.
+# Built once: every payment runs them, and building one cost more than running it.
 _QUOTE: Final = select(QUOTES).where(QUOTES.c.id == bindparam("quote_id"))
 _PAYMENT: Final = select(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
 _SAVE: Final = PAYMENTS.update().where(PAYMENTS.c.id == bindparam("payment_id"))
+_OF_QUOTE: Final = select(PAYMENTS).where(PAYMENTS.c.quote_id == bindparam("quote_id"))
+_INSERT_PAYMENT: Final = PAYMENTS.insert()
+_INSERT_QUOTE: Final = QUOTES.insert()
 
 
 class Stage(StrEnum):
@@ -130,7 +133,7 @@ class HubStore:
         values = {"id": offered.quote.id, "requester": offered.requester,
                   "quote": offered.quote.model_dump_json(),
                   "destination": offered.destination.model_dump_json()}
-        await self._writer.write(lambda db: db.execute(QUOTES.insert(), values).rowcount)
+        await self._writer.write(lambda db: db.execute(_INSERT_QUOTE, values).rowcount)
         self._quotes.keep(offered.quote.id, offered)
 
     async def offered(self, quote_id: str, requester: str) -> OfferedQuote | None:
@@ -152,11 +155,10 @@ class HubStore:
         """Insert `payment`, or return the payment already made from its quote (one payment per
         quote: a resent order finds the first)."""
         def job(db: Any) -> HubPayment | None:
-            found = db.execute(select(PAYMENTS).where(
-                PAYMENTS.c.quote_id == payment.quote_id)).mappings().first()
+            found = db.execute(_OF_QUOTE, {"quote_id": payment.quote_id}).mappings().first()
             if found is not None:
                 return _payment(found)
-            db.execute(PAYMENTS.insert(), _values(payment))
+            db.execute(_INSERT_PAYMENT, _values(payment))
             return None
         stored = await self._writer.write(job) or payment
         self._payments.keep(stored.id, stored)
