@@ -76,6 +76,47 @@ def test_writes_waiting_together_share_one_commit(tmp_path: Path) -> None:
     writer.close()
 
 
+def test_under_load_a_group_waits_its_window_for_more_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a group with company, the next group stays open for `COMMIT_WINDOW_S` (widened
+    here so that a loaded machine keeps to the story): two writes 10 ms apart then share one
+    commit. After a group of one, a write commits at once, so a lone writer never waits."""
+    monkeypatch.setattr(database, "COMMIT_WINDOW_S", 0.5)
+    url, engine, log = fresh(tmp_path)
+    writer, release = Writer(engine), threading.Event()
+
+    def held(db: Connection) -> int:
+        release.wait(10)
+        return 0
+
+    async def two_apart(first: int) -> list[int]:
+        early = asyncio.create_task(writer.write(insert(first)))
+        await asyncio.sleep(0.01)
+        return list(await asyncio.gather(early, writer.write(insert(first + 1))))
+
+    async def scenario() -> None:
+        busy = [asyncio.create_task(writer.write(held))]
+        await asyncio.sleep(0.05)  # the writer is inside `held`: the next two form a group
+        busy += [asyncio.create_task(writer.write(insert(n))) for n in (1, 2)]
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.gather(*busy)
+        log.append("busy")
+        assert await two_apart(10) == [10, 11]
+        log.append("windowed")
+        await asyncio.sleep(0.05)
+        await writer.write(insert(20))  # the last group had company: this one waits alone
+        log.append("lone")
+        await writer.write(insert(21))  # after a group of one: at once
+        log.append("at once")
+
+    asyncio.run(scenario())
+    assert log == ["commit", "commit", "busy", "commit", "windowed", "commit", "lone",
+                   "commit", "at once"]
+    assert stored(url) == [1, 2, 10, 11, 20, 21]
+    writer.close()
+
+
 def test_a_refused_write_does_not_undo_the_others(tmp_path: Path) -> None:
     """A write that raises in a group gets its error; the others of its group still commit,
     each in its own transaction then."""
