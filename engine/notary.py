@@ -34,7 +34,7 @@ from engine.validate import Accepted, check_signed, validate, validate_state
 
 BATCH_SIZE_MAX: Final = 1024  # transactions per database commit
 ENDORSEMENTS_MAX: Final = 64  # bank endorsements submitted with one batch
-_PARALLEL_FROM: Final = 8  # below this many transactions a thread hand-off costs more than it saves
+_PARALLEL_FROM: Final = 8  # below this many signatures a thread hand-off costs more than it saves
 _NO_ENDORSERS: Final[frozenset[ParticipantId]] = frozenset()
 
 
@@ -182,8 +182,14 @@ class Notary:
     def _verify_endorsements(self, endorsements: Sequence[Endorsement]) -> tuple[
             list[Endorsement], dict[TxId, Refusal]]:
         """The endorsements that verify; and a refusal for every id that a forged one lists."""
-        checks = list(self._pool.map(
-            lambda e: verify(e.signer, endorsing_bytes(e.tx_ids), e.signature), endorsements))
+        def verified(e: Endorsement) -> bool:
+            return verify(e.signer, endorsing_bytes(e.tx_ids), e.signature)
+
+        # A bank's forwarded batch carries one endorsement: handing it to the pool and back
+        # cost more than verifying it here.
+        checks = (list(map(verified, endorsements))
+                  if len(endorsements) < _PARALLEL_FROM or self.workers == 1
+                  else list(self._pool.map(verified, endorsements)))
         forged = {tx_id: Refusal(ResultCode.BAD_SIGNATURE, f"the endorsement by "
                                  f"{e.signer[:16]}… does not verify")
                   for e, ok in zip(endorsements, checks, strict=True) if not ok

@@ -241,14 +241,17 @@ def test_a_bank_endorsement_co_signs_every_transaction_it_lists(store: SqlStore)
     assert verify(store).ok
 
 
-def test_a_forged_or_foreign_endorsement_co_signs_nothing(store: SqlStore) -> None:
-    """An endorsement whose signature does not verify refuses what it lists as bad_signature;
-    one by a party that is not the customer's bank leaves them not_authorised; nothing moves."""
+@pytest.mark.parametrize("copies", [1, 8], ids=["verified-inline", "verified-on-the-pool"])
+def test_a_forged_or_foreign_endorsement_co_signs_nothing(store: SqlStore, copies: int) -> None:
+    """An endorsement whose signature does not verify refuses what it lists as bad_signature
+    (whether the notary checks endorsements itself, as for a bank's one, or on its pool, as for
+    many); one by a party that is not the customer's bank leaves them not_authorised; nothing
+    moves."""
     notary = notary_for(store)
     note = fund_alice(lambda signed: committed(notary, signed))
     batch = [sign(purchase(note, CLINIC, 8062, 1_000_000), ALICE)]
     forged = replace(_endorse(batch), signature=bytes(64))
-    (outcome,) = notary.submit_batch(batch, [forged])
+    (outcome,) = notary.submit_batch(batch, [forged] * copies)
     assert outcome.refusal is not None and outcome.refusal.code == ResultCode.BAD_SIGNATURE
     (outcome,) = notary.submit_batch(batch, [_endorse(batch, ALICE)])
     assert outcome.refusal is not None and outcome.refusal.code == ResultCode.NOT_AUTHORISED
