@@ -41,6 +41,9 @@ from engine.validate import Accepted
 
 COMMITTED = "committed"
 IDS_PER_QUERY_MAX: Final = 8_000  # well below SQLite's 32,766 bound variables per statement
+# Up to this many ids are read one `Lookup` each: a batch of a few transactions is the common
+# case, and building an IN query for it cost far more than reading its rows by key.
+IDS_LOOKED_UP_MAX: Final = 16
 _NOTES = NoteRow.__table__  # type: ignore[attr-defined]
 _SPENT = SpentRow.__table__  # type: ignore[attr-defined]
 _TRANSACTIONS = TransactionRow.__table__  # type: ignore[attr-defined]
@@ -49,8 +52,11 @@ _CONTRACTS = ContractRow.__table__  # type: ignore[attr-defined]
 _ENDORSEMENTS = EndorsementRow.__table__  # type: ignore[attr-defined]
 _NOTES_WITH_SPENDER = select(_NOTES, _SPENT.c.tx_id).select_from(
     _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id))
-# A participant reads a note by id on every payment it settles: a `Lookup`.
+# A participant reads a note by id on every payment it settles, and the notary the notes and
+# earlier answers of every small batch: each a `Lookup`.
 _NOTE_BY_ID = _NOTES_WITH_SPENDER.where(_NOTES.c.id == bindparam("note_id"))
+_RESULT_BY_ID = select(_TRANSACTIONS.c.id, _TRANSACTIONS.c.code, _TRANSACTIONS.c.reason).where(
+    _TRANSACTIONS.c.id == bindparam("tx_id"))
 
 
 def _notes_of(of_currency: bool, include_spent: bool) -> Select[Any]:
@@ -99,9 +105,10 @@ class SqlStore:
         self.engine = connect(url)
         upgrade(self.engine)
         self._policies: dict[TokenRef, CompiledPolicy | None] = {}
-        self._upsert = postgresql.insert if self.engine.dialect.name == "postgresql" else (
-            sqlite.insert)
+        self._writes = _Writes.of(postgresql.insert if self.engine.dialect.name == "postgresql"
+                                  else sqlite.insert)
         self._note_by_id = Lookup(self.engine, _NOTE_BY_ID)
+        self._result_by_id = Lookup(self.engine, _RESULT_BY_ID)
 
     def close(self) -> None:
         """Release every connection."""
@@ -139,6 +146,12 @@ class SqlStore:
         """The notes among `ids` with whether each is spent."""
         found: dict[NoteId, tuple[Note, bool]] = {}
         wanted = list(ids)
+        if len(wanted) <= IDS_LOOKED_UP_MAX:
+            for note_id in wanted:
+                looked = self._note_by_id.first(note_id=note_id)
+                if looked is not None:
+                    found[note_id] = (_note(looked), looked["tx_id"] is not None)
+            return found
         with self.engine.connect() as db:
             for start in range(0, len(wanted), IDS_PER_QUERY_MAX):
                 query = select(_NOTES, _SPENT.c.tx_id).select_from(
@@ -207,8 +220,9 @@ class SqlStore:
     def results(self, ids: Iterable[TxId]) -> dict[TxId, StoredResult]:
         """What was answered before for any of these transaction ids."""
         wanted = list(ids)
-        if not wanted:
-            return {}
+        if len(wanted) <= IDS_LOOKED_UP_MAX:
+            return {TxId(i): StoredResult(c, r) for tx_id in wanted
+                    for i, c, r in self._result_by_id.rows(tx_id=tx_id)}
         query = select(_TRANSACTIONS.c.id, _TRANSACTIONS.c.code, _TRANSACTIONS.c.reason).where(
             _TRANSACTIONS.c.id.in_(wanted))
         with self.engine.connect() as db:
@@ -285,7 +299,7 @@ class SqlStore:
         would let a copy with a bad signature pin the good transaction's id as refused."""
         if accepted:
             with self.engine.begin() as db:
-                _write_accepted(db, accepted, now_s, endorsements, self._upsert)
+                _write_accepted(db, accepted, now_s, endorsements, self._writes)
 
     # ---- for the verifier ------------------------------------------------------------------
 
@@ -324,32 +338,51 @@ class SqlStore:
                     for row in db.execute(select(_NOTES)).mappings()}
 
 
+@dataclass(frozen=True, slots=True)
+class _Writes:
+    """A commit's statements, built once per store: building the upserts cost more than
+    running them for a batch of a few transactions."""
+
+    spent: Any
+    notes: Any
+    transactions: Any
+    endorsements: Any
+    usage: Any
+
+    @classmethod
+    def of(cls, upsert: Any) -> _Writes:
+        """The statements, with `upsert` the dialect's INSERT (for ON CONFLICT)."""
+        usage = upsert(_USAGE)
+        return cls(
+            insert(_SPENT), insert(_NOTES), insert(_TRANSACTIONS),
+            upsert(_ENDORSEMENTS).on_conflict_do_nothing(index_elements=["digest"]),
+            usage.on_conflict_do_update(
+                index_elements=["token", "scope", "party", "period"],
+                set_={"amount_minor": _USAGE.c.amount_minor + usage.excluded.amount_minor}))
+
+
 def _write_accepted(db: Connection, accepted: Sequence[Accepted], now_s: int,
-                    endorsements: Sequence[Endorsement], upsert: Any) -> None:
+                    endorsements: Sequence[Endorsement], writes: _Writes) -> None:
     # An empty parameter list would execute one INSERT of defaults: skip empty tables.
     spent = [{"note_id": n.id, "tx_id": a.signed.id} for a in accepted for n in a.spent]
     if spent:
-        db.execute(insert(_SPENT), spent)
+        db.execute(writes.spent, spent)
     created = [_note_row(n) for a in accepted for n in a.created]
     if created:
-        db.execute(insert(_NOTES), created)
-    endorsed = _write_endorsements(db, accepted, endorsements, upsert)
-    db.execute(insert(_TRANSACTIONS), [
+        db.execute(writes.notes, created)
+    endorsed = _write_endorsements(db, accepted, endorsements, writes)
+    db.execute(writes.transactions, [
         {"id": a.signed.id, "body": transaction_bytes(a.signed.transaction), "code": COMMITTED,
          "reason": "", "committed_at_s": now_s, "endorsement": endorsed.get(a.signed.id)}
         for a in accepted])
     usage = usage_deltas(accepted)
     if usage:
-        statement = upsert(_USAGE)
-        db.execute(statement.on_conflict_do_update(
-            index_elements=["token", "scope", "party", "period"],
-            set_={"amount_minor": _USAGE.c.amount_minor + statement.excluded.amount_minor}),
-            [{"token": t, "scope": s, "party": p, "period": q, "amount_minor": v}
-             for (t, s, p, q), v in usage.items()])
+        db.execute(writes.usage, [{"token": t, "scope": s, "party": p, "period": q,
+                                   "amount_minor": v} for (t, s, p, q), v in usage.items()])
 
 
 def _write_endorsements(db: Connection, accepted: Sequence[Accepted],
-                        endorsements: Sequence[Endorsement], upsert: Any) -> dict[TxId, str]:
+                        endorsements: Sequence[Endorsement], writes: _Writes) -> dict[TxId, str]:
     """Store each endorsement that co-signed a committed transaction; tx id → its digest."""
     committed = {a.signed.id for a in accepted}
     endorsed: dict[TxId, str] = {}
@@ -363,8 +396,7 @@ def _write_endorsements(db: Connection, accepted: Sequence[Accepted],
                          "signature": endorsement.signature,
                          "tx_ids": ",".join(endorsement.tx_ids)})
     if rows:
-        db.execute(upsert(_ENDORSEMENTS).on_conflict_do_nothing(index_elements=["digest"]),
-                   rows)
+        db.execute(writes.endorsements, rows)
     return endorsed
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import multiprocessing
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from ledger_world import (
@@ -33,12 +34,14 @@ from sqlalchemy import text
 
 from engine.encoding import endorsement_digest, endorsing_bytes, note_id
 from engine.errors import ResultCode
-from engine.ids import NoteId
+from engine.ids import NoteId, TxId
 from engine.keys import KeyPair
 from engine.model import Endorsement, Note, SignedTransaction
 from engine.notary import Notary
-from engine.store import SqlStore
+from engine.store import IDS_LOOKED_UP_MAX, SqlStore
 from engine.verify import verify
+
+T = TypeVar("T")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -256,6 +259,39 @@ def test_a_forged_or_foreign_endorsement_co_signs_nothing(store: SqlStore, copie
     (outcome,) = notary.submit_batch(batch, [_endorse(batch, ALICE)])
     assert outcome.refusal is not None and outcome.refusal.code == ResultCode.NOT_AUTHORISED
     assert not store.notes([note.id])[note.id][1]
+
+
+def test_few_and_many_ids_read_the_same_notes_and_answers(store: SqlStore) -> None:
+    """Up to `IDS_LOOKED_UP_MAX` ids are read one by one, more in one query: both ways give
+    the same notes (spent or not) and earlier answers, and leave out ids the ledger never saw."""
+    notary = notary_for(store)
+    signed_ids: list[TxId] = []
+
+    def submit(signed: SignedTransaction) -> tuple[Note, ...]:
+        signed_ids.append(signed.id)
+        return committed(notary, signed)
+
+    for nonce in ("a", "b", "c"):
+        fund_alice(submit, nonce=nonce)
+    unknown_tx = TxId("ab" * 32)
+    notes = [note_id(tx, i) for tx in [*signed_ids, unknown_tx] for i in range(2)]
+    answers = [*signed_ids, unknown_tx]
+    assert len(notes) > IDS_LOOKED_UP_MAX and len(answers) <= IDS_LOOKED_UP_MAX < 2 * len(answers)
+
+    def by_few(read: Callable[[list[T]], Mapping[T, object]], ids: list[T]) -> dict[T, object]:
+        found: dict[T, object] = {}
+        for start in range(0, len(ids), IDS_LOOKED_UP_MAX):
+            found.update(read(ids[start:start + IDS_LOOKED_UP_MAX]))
+        return found
+
+    many_notes = store.notes(notes)
+    assert dict(many_notes) == by_few(store.notes, notes)
+    assert any(spent for _, spent in many_notes.values())
+    assert any(not spent for _, spent in many_notes.values())
+    assert not any(note.startswith(unknown_tx) for note in many_notes)
+    doubled = answers + answers  # more than IDS_LOOKED_UP_MAX ids: the one-query path
+    assert store.results(doubled) == store.results(answers)
+    assert set(store.results(answers)) == set(signed_ids)
 
 
 def test_the_same_transaction_twice_in_one_batch_commits_once(store: SqlStore) -> None:
