@@ -13,10 +13,11 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Engine, Executable, bindparam, func, select, update
+from sqlalchemy import Engine, Executable, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from engine.lookup import Lookup
 from node.database import Writer, read
 from node.errors import conflict
 from node.recent import Recent
@@ -38,7 +39,10 @@ _ANSWER: Final = update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id")
 _SPENT_ON: Final = select(func.coalesce(func.sum(PAYMENTS.c.amount_minor), 0)).where(
     PAYMENTS.c.account == bindparam("account"), PAYMENTS.c.currency == bindparam("currency"),
     PAYMENTS.c.day == bindparam("day"), PAYMENTS.c.status == "committed",
-    PAYMENTS.c.kind.in_(LIMITED_KINDS))
+    or_(*(PAYMENTS.c.kind == kind for kind in LIMITED_KINDS)))  # single values: a `Lookup`
+# A customer by account, key or phone: read on a customer's first request after a change.
+_CUSTOMER_BY: Final = {column: select(CUSTOMERS).where(CUSTOMERS.c[column] == bindparam("value"))
+                       for column in ("account", "key", "phone")}
 
 
 class BankStore:
@@ -56,6 +60,9 @@ class BankStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.writer = Writer(engine)  # every write of the bank's own rows, the keys' too
+        self._customer_by = {column: Lookup(engine, statement)
+                             for column, statement in _CUSTOMER_BY.items()}
+        self._spent_on = Lookup(engine, _SPENT_ON)
         self._known: dict[tuple[str, str], CustomerRow] = {}  # by (column, value) looked up
         self._generation = 0  # counts the customer changes; a read spanning one is not kept
         self._payments: Recent[str, PaymentRow] = Recent(PAYMENTS_KEPT_MAX)  # written lately
@@ -116,8 +123,8 @@ class BankStore:
         return found
 
     def _read_customer(self, column: str, value: str) -> CustomerRow | None:
-        with self.engine.connect() as db:
-            return _customer_in(db, CUSTOMERS.c[column] == value)
+        row = self._customer_by[column].first(value=value)
+        return CustomerRow.model_validate(row) if row is not None else None
 
     async def _change_customers(self, job: Callable[[Connection], T]) -> T:
         self._forget_customers()
@@ -199,9 +206,8 @@ class BankStore:
             self._spending_changes += 1
 
     def _read_spent_on(self, account: str, currency: str, day: str) -> int:
-        with self.engine.connect() as db:
-            return int(db.execute(_SPENT_ON, {"account": account, "currency": currency,
-                                              "day": day}).scalar_one())
+        [(spent,)] = self._spent_on.rows(account=account, currency=currency, day=day)
+        return int(spent)
 
     def payments_of(self, account: str) -> list[PaymentRow]:
         """A customer's payments, cash-outs and distributions, newest first (at most
