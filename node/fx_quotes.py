@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from typing import Final
 
 from dsl.money import exponent
@@ -33,6 +34,7 @@ EFFECTIVE_RATE_DIGITS: Final = 12  # significant digits of the effective rate sh
 FEE_PERCENT_PLACES: Final = 4  # decimals of the effective fee %, rounded up (never understated)
 _EXACT_DIGITS: Final = 80  # precision under which a Decimal of ours is always exact
 _HUNDRED: Final = Fraction(100)
+RATES_KEPT_MAX: Final = 1_024  # (reference, spread) pairs and currency pairs kept computed
 
 
 class Fixed(StrEnum):
@@ -85,6 +87,7 @@ def spread_for(pricing: Pricing, source_minor: int) -> Decimal:
     return max(Decimal(0), pricing.spread_percent - improvement)
 
 
+@lru_cache(maxsize=RATES_KEPT_MAX)  # pure, and asked several times for every quote
 def rate_at(reference_rate: Decimal, spread_percent: Decimal) -> Decimal:
     """reference x (1 - spread), exact."""
     return _exact(Fraction(reference_rate) * (1 - Fraction(spread_percent) / _HUNDRED))
@@ -199,6 +202,7 @@ def _verify_least(pricing: Pricing, source_minor: int, destination_minor: int) -
 # ---- small exact pieces ----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=RATES_KEPT_MAX)
 def _scale(source: str, destination: str) -> Fraction:
     """Minor units of the destination per major unit, over those of the source."""
     return Fraction(10) ** (exponent(destination) - exponent(source))
