@@ -8,7 +8,7 @@ alone against every other write: two acceptances can never both fit into the sam
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from typing import Any, Final
 
@@ -97,6 +97,9 @@ class Settlement:
     def terms(self) -> AcceptanceRequest:
         """The accepted request: hashlock, deadlines and destination."""
         return _terms(self.request)
+
+
+_COLUMNS: Final = tuple(f.name for f in fields(Settlement))
 
 
 @lru_cache(maxsize=TERMS_KEPT_MAX)
@@ -196,7 +199,8 @@ def _taken(db: Connection, row: Settlement) -> Settlement | None:
 
 
 def _values(row: Settlement) -> dict[str, Any]:
-    values = asdict(row)
+    # Shallow, unlike `asdict`, which copied every value on each of a payment's updates.
+    values = {name: getattr(row, name) for name in _COLUMNS}
     values["status"] = row.status.value
     return values
 
