@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from sqlalchemy import Engine, Select
@@ -48,13 +48,13 @@ class Lookup:
         binds = {name: bind for bind, name in compiled.bind_names.items()}
         if any(binds[name].expanding for name in self._names):
             raise EngineError("a Lookup binds single values, not lists")
-        self._bind_converts: tuple[Convert, ...] = tuple(
+        # Only the values that need converting are visited on each call, by position.
+        self._bind_converts = _needed(
             binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in self._names)
-        converts: tuple[Convert, ...] = tuple(
+        self._converts = _needed(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in statement.selected_columns)
-        self._converts = converts if any(c is not None for c in converts) else None
 
     def rows(self, **params: object) -> list[tuple[Any, ...]]:
         """The rows `params` select, each a tuple in the statement's column order."""
@@ -62,21 +62,32 @@ class Lookup:
             with self._engine.connect() as db:
                 return [tuple(row) for row in db.execute(self._statement, params)]
         values = {**self._defaults, **params}
-        bound = [value if convert is None or value is None else convert(value)
-                 for convert, value in zip(self._bind_converts,
-                                           (values[name] for name in self._names), strict=True)]
+        bound = [values[name] for name in self._names]
+        for at, convert in self._bind_converts:
+            bound[at] = convert(bound[at])
         found: list[tuple[Any, ...]] = held_connection(self._engine).execute(
             self._sql, bound).fetchall()
-        if self._converts is None:
+        if not self._converts:
             return found
-        return [tuple(value if convert is None else convert(value)
-                      for convert, value in zip(self._converts, row, strict=True))
-                for row in found]
+        return [_converted(row, self._converts) for row in found]
 
     def first(self, **params: object) -> Mapping[str, Any] | None:
         """The first row `params` select, by column key; None when there is none."""
         found = self.rows(**params)
         return dict(zip(self._keys, found[0], strict=True)) if found else None
+
+
+def _needed(converts: Iterable[Convert]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """The positions that have a conversion, with it."""
+    return tuple((at, convert) for at, convert in enumerate(converts) if convert is not None)
+
+
+def _converted(row: tuple[Any, ...],
+               converts: tuple[tuple[int, Callable[[Any], Any]], ...]) -> tuple[Any, ...]:
+    values = list(row)
+    for at, convert in converts:
+        values[at] = convert(values[at])  # SQLAlchemy's conversions pass None through
+    return tuple(values)
 
 
 def held_connection(engine: Engine) -> Any:
