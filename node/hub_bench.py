@@ -315,9 +315,9 @@ async def _send(sender: _Sender, share: range, request: HubQuoteRequest, plan: H
         free = time.perf_counter()
         # Measured before sleeping: the sleep's own lateness is the bench's, not a wait.
         tally.waits_s.append(max(0.0, free - arrival))
-        if free < arrival:
-            await asyncio.sleep(arrival - free)
-        begun = time.perf_counter()
+        # asyncio's sleep may end a clock tick early: a payment never begins before it arrives.
+        while (begun := time.perf_counter()) < arrival:
+            await asyncio.sleep(arrival - begun)
         outcome = await _pay(sender, request)
         tally.outcomes[outcome] += 1
         if outcome == COMPLETED:
