@@ -99,30 +99,41 @@ class Node:
     the bridge's reading disagrees with the schema, which is reported as an internal error.
     """
 
-    __slots__ = ("element", "path")
+    # A message reads dozens of elements and reports at most one: each node keeps its parent
+    # and its step, and spells its path only when asked. All share the document's namespace.
+    __slots__ = ("_namespace", "_parent", "_step", "element")
 
-    def __init__(self, element: Element, path: str) -> None:
+    def __init__(self, element: Element, step: str, parent: Node | None = None) -> None:
         self.element = element
-        self.path = path
+        self._parent = parent
+        self._step = step
+        self._namespace: str = (parent._namespace if parent is not None
+                                else element.tag.partition("}")[0] + "}")
+
+    @property
+    def path(self) -> str:
+        """Where this element is: `/Document/…`, with `[n]` for a repeated one."""
+        steps: list[str] = []
+        node: Node | None = self
+        while node is not None:
+            steps.append(node._step)
+            node = node._parent
+        return "/" + "/".join(reversed(steps))
 
     @classmethod
     def document(cls, message: MessageDefinition, data: bytes) -> Node:
         """The message element (`/Document/<root>`) of `data`, validated."""
-        root = Node(read_document(message, data), "/Document")
+        root = Node(read_document(message, data), "Document")
         return root.child(message.root)
 
     def fail(self, code: Code, reason: str) -> Iso20022Error:
         """An error about this element, to raise."""
         return Iso20022Error(code, self.path, reason)
 
-    def _tag(self, local: str) -> str:
-        namespace = self.element.tag[1:].split("}", 1)[0]
-        return f"{{{namespace}}}{local}"
-
     def maybe(self, tag: str) -> Node | None:
         """The child named `tag`, or None."""
-        found = self.element.find(self._tag(tag))
-        return None if found is None else Node(found, f"{self.path}/{tag}")
+        found = self.element.find(self._namespace + tag)
+        return None if found is None else Node(found, tag, self)
 
     def optional(self, tag: str, read: Callable[[Node], ReadT]) -> ReadT | None:
         """`read` applied to the child named `tag`, or None when there is no such child."""
@@ -138,10 +149,10 @@ class Node:
 
     def children(self, tag: str, limit: int) -> tuple[Node, ...]:
         """Every child named `tag`, refusing more than `limit` (I0307)."""
-        found = self.element.findall(self._tag(tag))
+        found = self.element.findall(self._namespace + tag)
         if len(found) > limit:
             raise self.fail(TOO_MANY, f"{len(found)} {tag} elements; the limit is {limit}")
-        return tuple(Node(element, f"{self.path}/{tag}[{index}]")
+        return tuple(Node(element, f"{tag}[{index}]", self)
                      for index, element in enumerate(found, start=1))
 
     @property
