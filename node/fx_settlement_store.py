@@ -166,7 +166,7 @@ class SettlementBook:
     async def update(self, row: Settlement, **values: Any) -> Settlement:
         """Store `values` on `row`; returns `row` with them."""
         changed = replace(row, **values)
-        stored = {k: v for k, v in _values(changed).items() if k in values}
+        stored = {k: v.value if isinstance(v, LegStatus) else v for k, v in values.items()}
         stored["row_id"] = row.payment_id
         await self._writer.write(lambda db: db.execute(_UPDATE, stored).rowcount)
         # Only `values` were written: the kept row is the kept one with them, which is what
