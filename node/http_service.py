@@ -23,6 +23,7 @@ from aiohttp import web
 from swagger_ui import api_doc
 
 from node.api import BODY_BYTES_MAX, Api, problems
+from node.garbage_collection import collect_rarely, freeze_heap
 from node.idempotency import IdempotencyStore
 from node.metrics import Metrics
 from node.request_signing import NonceCache
@@ -40,7 +41,10 @@ def run_service(main: Coroutine[Any, Any, None]) -> None:
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
     """Run `main` to its end on a fresh uvloop event loop (services, and the benchmarks that
-    load them)."""
+    load them), collecting garbage rarely and never walking what was imported (see
+    `node.garbage_collection`)."""
+    collect_rarely()
+    freeze_heap()
     return uvloop.run(main)
 
 
@@ -91,6 +95,7 @@ async def serve_app(app: web.Application, host: str, port: int, name: str,
     loop = asyncio.get_running_loop()
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, stop.set)
+    freeze_heap()  # the service is open: what it holds now lives as long as the process
     _log.info("%s listening on http://%s:%d", name, host, port)
     if ready is not None:
         ready.set()
