@@ -22,6 +22,7 @@ from node.bridge_store import BridgeStore
 from node.client import ClientError, NodeClient
 from node.errors import NodeError
 from node.evm_bridge import EvmBridge
+from node.http_service import run_loop
 
 bridge_app = typer.Typer(help="Run and check an EVM stablecoin bridge.", no_args_is_help=True)
 BridgeConfigOption = Annotated[Path, typer.Option("--config", help="The bridge's TOML file.")]
@@ -58,7 +59,7 @@ def _with_bridge(path: Path, work: Callable[[EvmBridge], Awaitable[T]]) -> T:
             return await work(bridge)
 
     try:
-        return asyncio.run(run())
+        return run_loop(run())
     except (ChainError, ClientError) as error:
         _err.print(f"error: {error}")
         raise typer.Exit(1) from None

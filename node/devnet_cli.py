@@ -15,6 +15,7 @@ from rich.console import Console
 
 from node.devnet import DEFAULT_DIRECTORY, Devnet
 from node.errors import NodeError
+from node.garbage_collection import collect_rarely
 
 _out = Console(highlight=False, soft_wrap=True, markup=False)
 _err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
@@ -39,6 +40,7 @@ def devnet(
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, _setter(stop))
+    collect_rarely()  # this process hosts the embedded chain and the bridge, a service too
     try:
         network.start()
     except NodeError as error:
