@@ -536,15 +536,26 @@ def _mismatches(prepared: PreparedPayment, transaction: Transaction, tx_id: TxId
 
 async def read_limited(reply: aiohttp.ClientResponse) -> bytes:
     """The answer's body; a node never answers more than `ANSWER_BYTES_MAX`, so more is refused
-    rather than held in memory."""
+    rather than held in memory.
+
+    An answer of declared length (every node's) is read in one call, as HTTP/1.1 reads exactly
+    the declared bytes; only a chunked answer is counted chunk by chunk."""
+    declared = reply.content_length
+    if declared is not None:
+        if declared > ANSWER_BYTES_MAX:
+            raise _too_large()
+        return await reply.read()
     chunks, size = [], 0
     async for chunk in reply.content.iter_any():
         size += len(chunk)
         if size > ANSWER_BYTES_MAX:
-            raise local_refusal("unexpected_answer", f"the answer exceeds {ANSWER_BYTES_MAX} "
-                                "bytes")
+            raise _too_large()
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large() -> ClientError:
+    return local_refusal("unexpected_answer", f"the answer exceeds {ANSWER_BYTES_MAX} bytes")
 
 
 def _segment(value: str) -> str:

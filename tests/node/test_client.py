@@ -30,6 +30,7 @@ from engine.model import Note, Output, TokenRef, Transaction
 from engine.notary import Outcome
 from engine.validate import check_signed
 from engine.wallet import Payment, build_payment
+from node import client as node_client
 from node.api import Api, Call, problems
 from node.client import NO_ANSWER, ClientError, Expected, NodeClient, check_prepared
 from node.database import open_database
@@ -311,6 +312,41 @@ def test_unreachable_node(tmp_path: Path) -> None:
             with pytest.raises(ClientError) as raised:
                 await client.statistics()
         assert (raised.value.status, raised.value.code) == (NO_ANSWER, "unreachable")
+    run(scenario)
+
+
+def test_an_answer_over_the_limit_is_refused_however_it_is_framed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer of declared length is refused from its header when it declares more than the
+    limit; a chunked one once its chunks pass the limit; either is read whole at the limit."""
+    limit = 1_000
+    monkeypatch.setattr(node_client, "ANSWER_BYTES_MAX", limit)
+    wanted = {"framing": "length", "size": 0}
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        body = b"x" * int(wanted["size"])
+        if wanted["framing"] == "length":
+            return web.Response(body=body)
+        chunked = web.StreamResponse()
+        chunked.enable_chunked_encoding()
+        await chunked.prepare(request)
+        for at in range(0, len(body), 100):
+            await chunked.write(body[at:at + 100])
+        await chunked.write_eof()
+        return chunked
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", answer)
+        async with TestServer(app) as server, \
+                NodeClient(str(server.make_url("/")), CUSTOMER) as client:
+            for framing in ("length", "chunked"):
+                wanted.update(framing=framing, size=limit)
+                assert len(await client.metrics()) == limit, framing
+                wanted.update(size=limit + 100)
+                with pytest.raises(ClientError) as raised:
+                    await client.metrics()
+                assert raised.value.code == "unexpected_answer", framing
     run(scenario)
 
 
