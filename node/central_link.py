@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, Final, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
-import aiohttp
 import orjson
 from pydantic import BaseModel, ValidationError
-from yarl import URL
 
 from engine.keys import KeyPair
 from node.errors import NodeError
+from node.http_transport import NoAnswer, Origin
 from node.idempotency import HEADER as IDEMPOTENCY_HEADER
 from node.messages import (
     BalanceList,
@@ -41,15 +40,13 @@ class CentralClient:
     """Signed calls from one bank to its central bank at `url`."""
 
     def __init__(self, url: str, key: KeyPair) -> None:
-        self._base = url.rstrip("/")
+        self._prefix = urlsplit(url).path.rstrip("/")  # a path the central bank is served under
         self._key = key
-        self._session: aiohttp.ClientSession | None = None
+        self._origin = Origin(url, timeout_s=REQUEST_TIMEOUT_S, answer_bytes_max=ANSWER_BYTES_MAX)
 
     async def close(self) -> None:
-        """Close the connection pool."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the connections."""
+        await self._origin.close()
 
     async def register_wallet(self, wallet: RegisterWallet) -> PayeeWire:
         """Register (or update) a customer's wallet in the central directory."""
@@ -92,31 +89,20 @@ class CentralClient:
 
     async def _call(self, method: str, path_qs: str, body: bytes, answer: type[M],
                     headers: dict[str, str]) -> M:
-        headers = {**headers, **sign_request(self._key, method, path_qs, body)}
-        # The path and query are sent exactly as signed: yarl must not re-encode them.
-        url = URL(self._base + path_qs, encoded=True)
+        path = self._prefix + path_qs
+        headers = {**headers, **sign_request(self._key, method, path, body)}
         try:
-            async with self._open().request(method, url, data=body or None,
-                                            headers=headers) as response:
-                raw = await response.content.read(ANSWER_BYTES_MAX)
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as error:
+            reply = await self._origin.exchange(method, path, body, headers)
+        except NoAnswer as error:
             raise NodeError(502, "central_unavailable", "Central bank unavailable",
-                            f"{method} {path_qs}: {error or type(error).__name__}") from None
-        if status >= 400:
-            raise _problem(status, raw)
+                            error.problem.detail) from None
+        if reply.status >= 400:
+            raise _problem(reply.status, reply.body)
         try:
-            return answer.model_validate_json(raw)
+            return answer.model_validate_json(reply.body)
         except ValidationError as error:
             raise NodeError(502, "central_answer_invalid", "Central bank answer invalid",
                             f"{method} {path_qs}: {error.error_count()} problems") from None
-
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-            self._session = aiohttp.ClientSession(timeout=timeout)
-        return self._session
-
 
 def _query_text(value: Any) -> str:
     """Query values as the central bank's pydantic models read them back."""

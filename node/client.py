@@ -16,16 +16,13 @@ keeps all its money with the customer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
-import aiohttp
 import orjson
 from pydantic import BaseModel, ValidationError
-from yarl import URL
 
 from engine.encoding import from_wire, signing_bytes, transaction_id
 from engine.errors import TransactionRefused
@@ -33,6 +30,7 @@ from engine.ids import ParticipantId, TxId
 from engine.keys import KeyPair
 from engine.model import HashLock, Transaction
 from node.errors import PROBLEM_CONTENT_TYPE, NodeError
+from node.http_transport import Answer, NoAnswer, Origin
 from node.idempotency import HEADER as IDEMPOTENCY_HEADER
 from node.idempotency import REPLAYED_HEADER
 from node.messages import (
@@ -80,6 +78,7 @@ from node.wire import token_from_wire
 REQUEST_TIMEOUT_S: Final = 30.0  # one request, connection to last byte
 ANSWER_BYTES_MAX: Final = 16 * 1024 * 1024  # the largest answer the client reads
 NO_ANSWER: Final = 0  # ClientError.status when no HTTP answer decided (network, local check)
+_REPLAYED: Final = REPLAYED_HEADER.lower()  # as the transport keys the answer's headers
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -156,19 +155,21 @@ def local_refusal(code: str, detail: str) -> ClientError:
 
 
 class HttpSession:
-    """An aiohttp session to one service at `base_url`: an async context manager that owns the
-    session, and one exchange that turns every failure into a `ClientError`."""
+    """Connections to one service at `base_url` (`node.http_transport`): an async context
+    manager that owns them, and one exchange that turns every failure into a `ClientError`."""
 
     service = "Service"  # how errors name the other side
     failing_from = 400  # the first HTTP status that is an error
 
     def __init__(self, base_url: str, *, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
-        self.base_url = URL(base_url.rstrip("/"))
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
+        self.base_url = base_url.rstrip("/")
+        self._prefix = urlsplit(self.base_url).path  # a path the service is served under
+        self._timeout_s = timeout_s
+        self._origin: Origin | None = None
 
     async def __aenter__(self) -> Self:
-        self._session = aiohttp.ClientSession(timeout=self._timeout)
+        self._origin = Origin(self.base_url, timeout_s=self._timeout_s,
+                              answer_bytes_max=ANSWER_BYTES_MAX)
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -176,30 +177,32 @@ class HttpSession:
         await self.close()
 
     async def close(self) -> None:
-        """Close the session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the connections."""
+        if self._origin is not None:
+            await self._origin.close()
+            self._origin = None
 
-    def _url(self, path: str) -> URL:
-        return self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=True)
+    def _path(self, path_qs: str) -> str:
+        """The path and query sent for `path_qs`, one after the base URL's (percent-encoded)."""
+        return self._prefix + path_qs
 
-    async def _exchange(self, method: str, url: URL, data: bytes | None,
-                        headers: dict[str, str]) -> tuple[bytes, Mapping[str, str]]:
-        """The answer's body and headers; a problem, a failing status or no answer raises."""
-        if self._session is None:
+    async def _exchange(self, method: str, path: str, data: bytes,
+                        headers: dict[str, str]) -> Answer:
+        """The whole answer to a request for `path` (whole, see `_path`); a problem, a failing
+        status or no answer raises."""
+        if self._origin is None:
             raise local_refusal("client_not_open", f"use {type(self).__name__} as "
                                 f"`async with {type(self).__name__}(...) as client`")
         try:
-            async with self._session.request(method, url, data=data, headers=headers) as reply:
-                raw = await read_limited(reply)
-                status, media, answered = reply.status, reply.content_type, reply.headers
-        except (aiohttp.ClientError, TimeoutError) as error:
+            answer = await self._origin.exchange(method, path, data, headers)
+        except NoAnswer as error:
+            if error.too_large:
+                raise local_refusal("unexpected_answer", error.problem.detail) from None
             raise ClientError(NO_ANSWER, "unreachable", f"{self.service} unreachable",
-                              f"{method} {url}: {error or type(error).__name__}") from None
-        if status >= self.failing_from or media == PROBLEM_CONTENT_TYPE:
-            raise problem_error(status, raw)
-        return raw, answered
+                              error.problem.detail) from None
+        if answer.status >= self.failing_from or answer.media_type == PROBLEM_CONTENT_TYPE:
+            raise problem_error(answer.status, answer.body)
+        return answer
 
 
 class NodeClient(HttpSession):
@@ -232,18 +235,16 @@ class NodeClient(HttpSession):
     async def _send(self, method: str, path: str, *, body: BaseModel | None = None,
                     query: BaseModel | None = None, idempotency_key: str | None = None,
                     signed: bool = True) -> bytes:
-        url = self._url(path)
-        if query is not None:
-            url = url.with_query(_query_values(query))
+        sent = self._path(path if query is None else f"{path}?{urlencode(_query_values(query))}")
         data = body.model_dump_json(exclude_none=True).encode() if body is not None else b""
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if signed:
-            headers |= sign_request(self.key, method, url.raw_path_qs, data)
+            headers |= sign_request(self.key, method, sent, data)
         if method == "POST":
             headers[IDEMPOTENCY_HEADER] = idempotency_key or str(uuid.uuid4())
-        raw, answered = await self._exchange(method, url, data, headers)
-        self.last_replayed = answered.get(REPLAYED_HEADER) == "true"
-        return raw
+        answer = await self._exchange(method, sent, data, headers)
+        self.last_replayed = answer.headers.get(_REPLAYED) == "true"
+        return answer.body
 
     # ---- unsigned ---------------------------------------------------------------------------
 
@@ -532,30 +533,6 @@ def _mismatches(prepared: PreparedPayment, transaction: Transaction, tx_id: TxId
             for o in change),
     }
     return [problem for problem, failed in checks.items() if failed]
-
-
-async def read_limited(reply: aiohttp.ClientResponse) -> bytes:
-    """The answer's body; a node never answers more than `ANSWER_BYTES_MAX`, so more is refused
-    rather than held in memory.
-
-    An answer of declared length (every node's) is read in one call, as HTTP/1.1 reads exactly
-    the declared bytes; only a chunked answer is counted chunk by chunk."""
-    declared = reply.content_length
-    if declared is not None:
-        if declared > ANSWER_BYTES_MAX:
-            raise _too_large()
-        return await reply.read()
-    chunks, size = [], 0
-    async for chunk in reply.content.iter_any():
-        size += len(chunk)
-        if size > ANSWER_BYTES_MAX:
-            raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large() -> ClientError:
-    return local_refusal("unexpected_answer", f"the answer exceeds {ANSWER_BYTES_MAX} bytes")
 
 
 def _segment(value: str) -> str:

@@ -74,8 +74,7 @@ class PartnerSwitchClient(HttpSession):
 
     async def _send(self, method: str, path: str, document: bytes | None = None) -> bytes:
         headers = {} if document is None else {"Content-Type": XML_MEDIA_TYPE}
-        raw, _ = await self._exchange(method, self._url(path), document, headers)
-        return raw
+        return (await self._exchange(method, self._path(path), document or b"", headers)).body
 
 
 def _model(model: type[M], raw: bytes) -> M:

@@ -97,7 +97,7 @@ def test_a_relayed_claim_pays_the_receiver_and_the_bridge_then_claims_the_ledger
             missing = await _refused(bridge.claim("ab" * 32, PREIMAGE.hex()))
             assert (missing.status, missing.code) == (404, "not_found")
             async with aiohttp.ClientSession() as anonymous:
-                reply = await anonymous.get(bridge.base_url / "swaps" / note)
+                reply = await anonymous.get(f"{bridge.base_url}/swaps/{note}")
                 assert reply.status == 401
         assert (await reconcile(world.bridge)).ok
 

@@ -207,7 +207,7 @@ def test_a_provider_past_the_timeout_is_skipped_while_another_serves(tmp_path: P
             slow = await stack.enter_async_context(served(slow_provider()))
             found = [await endpoint(stack, "slow-fx", slow), served_one,
                      await endpoint(stack, "gone-fx", f"http://127.0.0.1:{free_port()}"),
-                     await endpoint(stack, "kbank-fx", street.client.base_url.human_repr())]
+                     await endpoint(stack, "kbank-fx", street.client.base_url)]
             started = time.monotonic()
             selection = await select_quote(found, request("KHR", "THB", 100_000_000), Judge(),
                                            NOW_S, timeout_s=TIMEOUT_S)
