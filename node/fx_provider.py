@@ -154,7 +154,7 @@ class FxProviderService:
         route("GET", "/rates", summary="The provider's corridors, prices and accounts",
               tag="rates", response=RateSheetWire, signed=False)(self.rates)
         route("POST", "/quotes", summary="A firm quote for one conversion", tag="quotes",
-              body=QuoteRequest, response=QuoteWire, status=201)(self.quote)
+              body=QuoteRequest, response=QuoteWire, status=201, repeatable=True)(self.quote)
         route("GET", "/quotes/{id}", summary="A quote this caller was given", tag="quotes",
               response=QuoteWire)(self.quote_by_id)
 

@@ -102,7 +102,7 @@ class HubService:
               tag="payees", body=ResolveRequest, response=ResolvedPayee)(self.resolve)
         route("POST", "/quotes", summary="The best allowed quote toward a destination",
               tag="quotes", body=HubQuoteRequest, response=HubQuoteWire,
-              status=201)(self.quote)
+              status=201, repeatable=True)(self.quote)
         route("POST", "/payments", summary="Order a payment on an offered quote",
               tag="payments", body=PaymentOrder, response=HubPaymentWire,
               status=201)(self.order)

@@ -76,7 +76,7 @@ def _operation(route: Route) -> dict[str, Any]:
         "parameters": _path_parameters(route.path) + _query_parameters(route.query),
         "responses": _responses(route),
     }
-    if route.method == "POST":
+    if route.method == "POST" and not route.repeatable:
         operation["parameters"].append({
             "name": IDEMPOTENCY_HEADER, "in": "header", "required": True,
             "schema": {"type": "string", "minLength": 1, "maxLength": 128}})

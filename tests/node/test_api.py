@@ -235,6 +235,35 @@ def test_idempotency_key_missing_or_invalid(tmp_path: Path) -> None:
     run(scenario)
 
 
+def test_a_repeatable_post_needs_no_key_and_runs_each_time(tmp_path: Path) -> None:
+    """A POST declared repeatable (it only issues an offer) runs without an Idempotency-Key,
+    and again under the same key: nothing is stored or replayed, and OpenAPI asks for no key."""
+    api = Api("Quotes", "1.0", "A test service.")
+    offers: list[Order] = []
+
+    @api.route("POST", "/offers", summary="An offer", tag="offers", body=Order,
+               response=Receipt, status=201, repeatable=True)
+    async def offer(call: Call) -> Receipt:
+        offers.append(call.body(Order))
+        return Receipt(item="offer", amount_minor=1, caller=call.signed_by(),
+                       serial=len(offers))
+
+    async def scenario() -> None:
+        order = {"item": "tea", "amount_minor": 1}
+        async with serving(api, tmp_path / "n.db") as client:
+            keyless = await send(client, "POST", "/offers", order, idempotency_key=None)
+            first = await send(client, "POST", "/offers", order)
+            again = await send(client, "POST", "/offers", order)
+        assert [answer[:1] for answer in (keyless, first, again)] == [(201,)] * 3
+        assert [answer[1]["serial"] for answer in (keyless, first, again)] == [1, 2, 3]
+        assert REPLAYED_HEADER not in again[2]
+    run(scenario)
+    parameters = api.openapi()["paths"]["/offers"]["post"]["parameters"]
+    assert HEADER not in [parameter["name"] for parameter in parameters]
+    shop_parameters = shop()[0].openapi()["paths"]["/orders"]["post"]["parameters"]
+    assert HEADER in [parameter["name"] for parameter in shop_parameters]
+
+
 def test_replay_answers_the_first_response(tmp_path: Path) -> None:
     """The same key and body again: the stored answer, marked replayed, the handler not run."""
     async def scenario() -> None:

@@ -221,8 +221,17 @@ def test_the_openapi_document_describes_the_quote_operations(tmp_path: Path) -> 
                                           "/legs/{payment_id}/release"}
         assert {"QuoteRequest", "QuoteWire", "RateSheetWire"} <= set(
             document["components"]["schemas"])
+        # A quote is an offer: asking again issues another, so it takes no Idempotency-Key;
+        # an acceptance reserves liquidity, so it does.
+        assert [_headers(document, "/quotes"), _headers(document, "/acceptances")] == [
+            [], ["Idempotency-Key"]]
 
     run(scenario)
+
+
+def _headers(document: dict[str, Any], path: str) -> list[str]:
+    return [parameter["name"] for parameter in document["paths"][path]["post"]["parameters"]
+            if parameter["in"] == "header"]
 
 
 def test_a_config_file_round_trips_and_refuses_float_rates(tmp_path: Path) -> None:

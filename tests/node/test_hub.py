@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from bank_network import key
 from hub_world import (
     BOB,
@@ -251,6 +252,19 @@ policy TRAVEL {
   allow convert to {THB} via {"wing-fx"}
 }
 '''
+
+
+def test_a_quote_takes_no_idempotency_key_and_an_order_does(tmp_path: Path) -> None:
+    """Asking the hub again for a quote only gets another offer; ordering a payment moves
+    money, so the order is idempotent."""
+    async def story(made: HubWorld) -> None:
+        async with aiohttp.ClientSession() as session, \
+                session.get(f"{made.hub_url}/openapi.json") as answer:
+            paths = (await answer.json())["paths"]
+        keys = {path: [p["name"] for p in paths[path]["post"]["parameters"] if p["in"] == "header"]
+                for path in ("/quotes", "/payments")}
+        assert keys == {"/quotes": [], "/payments": ["Idempotency-Key"]}
+    run(tmp_path, story)
 
 
 def test_the_corridor_contract_refuses_a_provider_it_does_not_list(tmp_path: Path) -> None:
