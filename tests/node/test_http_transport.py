@@ -90,11 +90,22 @@ def origin(url: str, timeout_s: float = TIMEOUT_S) -> Origin:
     return Origin(url, timeout_s=timeout_s, answer_bytes_max=LIMIT)
 
 
+@asynccontextmanager
+async def echo_origin(timeout_s: float = TIMEOUT_S,
+                      **server: Any) -> AsyncIterator[tuple[Origin, Peers]]:
+    """An Origin on the echo service, closed after."""
+    async with served(echo, **server) as (url, peers):
+        service = origin(url, timeout_s)
+        try:
+            yield service, peers
+        finally:
+            await service.close()
+
+
 def test_requests_share_one_kept_connection() -> None:
     """One after another, requests go on one connection, sent as given and answered whole."""
     async def scenario() -> None:
-        async with served(echo) as (url, peers):
-            service = origin(url)
+        async with echo_origin() as (service, peers):
             for n in range(5):
                 answer = await service.exchange("POST", f"/echo?n={n}", b'{"n": %d}' % n,
                                                 {"Content-Type": "application/json"})
@@ -102,7 +113,6 @@ def test_requests_share_one_kept_connection() -> None:
                 assert answer.media_type == "application/json"
                 assert answer.headers["x-answer"] == "yes"
             got = await service.exchange("GET", "/echo", b"", {"Earmark-Key": "k"})
-            await service.close()
         assert len(set(peers.ports)) == 1
         assert got.body == b"empty"
         method, path, body, headers = peers.requests[2]
@@ -114,11 +124,9 @@ def test_requests_share_one_kept_connection() -> None:
 
 def test_a_connection_the_answer_closes_is_not_reused() -> None:
     async def scenario() -> None:
-        async with served(echo) as (url, peers):
-            service = origin(url)
+        async with echo_origin() as (service, peers):
             assert (await service.exchange("GET", "/closing", b"", {})).body == b"bye"
             assert (await service.exchange("GET", "/echo", b"", {})).body == b"empty"
-            await service.close()
         assert len(set(peers.ports)) == 2
     run(scenario)
 
@@ -127,11 +135,9 @@ def test_a_connection_idle_too_long_is_not_reused(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(http_transport, "IDLE_S", 0.0)
 
     async def scenario() -> None:
-        async with served(echo) as (url, peers):
-            service = origin(url)
+        async with echo_origin() as (service, peers):
             for _ in range(3):
                 await service.exchange("GET", "/echo", b"", {})
-            await service.close()
         assert len(set(peers.ports)) == 3
     run(scenario)
 
@@ -140,12 +146,10 @@ def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
     """aiohttp's server closes connections idle past its keep-alive time; the next request
     goes on a new one instead of failing."""
     async def scenario() -> None:
-        async with served(echo, keepalive_timeout=0.1) as (url, peers):
-            service = origin(url)
+        async with echo_origin(keepalive_timeout=0.1) as (service, peers):
             await service.exchange("GET", "/echo", b"", {})
             await asyncio.sleep(0.5)
             assert (await service.exchange("GET", "/echo", b"", {})).status == 200
-            await service.close()
         assert len(set(peers.ports)) == 2
     run(scenario)
 
@@ -154,8 +158,7 @@ def test_a_late_answer_is_never_taken_for_another() -> None:
     """A request past its time limit, or cancelled, is no answer; its connection is closed, so
     its answer, when it comes, cannot be read as the next request's."""
     async def scenario() -> None:
-        async with served(echo) as (url, _):
-            service = origin(url, timeout_s=0.2)
+        async with echo_origin(timeout_s=0.2) as (service, _):
             with pytest.raises(NoAnswer) as late:
                 await service.exchange("GET", "/slow?s=0.5", b"", {})
             assert "no answer within 0.2 s" in str(late.value.problem.detail)
@@ -165,7 +168,6 @@ def test_a_late_answer_is_never_taken_for_another() -> None:
             cancelled.cancel()
             await asyncio.sleep(0.6)  # both slow answers are due by now
             assert (await service.exchange("POST", "/echo", b"2", {})).body == b"2"
-            await service.close()
     run(scenario)
 
 
@@ -173,11 +175,9 @@ def test_at_most_connections_max_at_once(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(http_transport, "CONNECTIONS_MAX", 2)
 
     async def scenario() -> None:
-        async with served(echo) as (url, peers):
-            service = origin(url)
+        async with echo_origin() as (service, peers):
             answers = await asyncio.gather(*(service.exchange("GET", "/slow?s=0.1", b"", {})
                                              for _ in range(6)))
-            await service.close()
         assert [a.body for a in answers] == [b"slow"] * 6
         assert peers.most == 2
         assert len(set(peers.ports)) == 2
@@ -186,15 +186,13 @@ def test_at_most_connections_max_at_once(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_line_breaks_in_a_request_are_refused_before_sending() -> None:
     async def scenario() -> None:
-        async with served(echo) as (url, peers):
-            service = origin(url)
+        async with echo_origin() as (service, peers):
             for path, headers in (("/echo", {"X-A": "1\r\nX-Injected: 1"}),
                                   ("/echo", {"X-A\nB": "1"}),
                                   ("/echo HTTP/1.1\r\n\r\nGET /echo", {})):
                 with pytest.raises(NodeError) as refused:
                     await service.exchange("GET", path, b"", headers)
                 assert refused.value.problem.code == "header_invalid"
-            await service.close()
         assert peers.requests == []
     run(scenario)
 
