@@ -10,11 +10,11 @@ uvicorn uses it); this module frames requests, keeps connections and enforces th
 
 What it does, and no more: `http://` or `https://` to one origin; the request's body sent with
 its length; the answer read whole, by `Content-Length` or chunked, and refused beyond a size;
-one time limit per request, connecting included; at most `CONNECTIONS_MAX` connections at once
-per origin, the idle ones reused (last in, first out) unless idle for `IDLE_S` or closed by the
-server, which keeps its own connections longer (aiohttp's server: 75 s). A failure before the
-whole answer is in is `NoAnswer`, and that connection is closed rather than reused, since
-an answer may still be on its way.
+one time limit per request, the wait for a connection and connecting included; at most
+`CONNECTIONS_MAX` connections at once per origin, the idle ones reused (last in, first out)
+unless idle for `IDLE_S` or closed by the server, which keeps its own connections longer
+(aiohttp's server: 75 s). A failure before the whole answer is in is `NoAnswer`, and that
+connection is closed rather than reused, since an answer may still be on its way.
 """
 
 from __future__ import annotations
@@ -89,26 +89,26 @@ class Origin:
                        headers: dict[str, str]) -> Answer:
         """Send one request and read its whole answer; `NoAnswer` if that fails."""
         head = self._head(method, path_qs, len(body), headers)
-        async with self._slots:
-            connection: _Connection | None = None
-            try:
-                async with asyncio.timeout(self._timeout_s):
-                    connection = await self._connection()
-                    answer = await connection.send(head, body)
-            except TimeoutError:
-                raise NoAnswer(f"{method} {path_qs}: no answer within "
-                               f"{self._timeout_s:g} s") from None
-            except OSError as error:
-                raise NoAnswer(f"{method} {path_qs}: {error}") from None
-            except NoAnswer as error:
-                raise NoAnswer(f"{method} {path_qs}: {error.problem.detail}",
-                               too_large=error.too_large) from None
-            finally:
-                if connection is not None and not connection.reusable:
-                    self._discard(connection)
-            if connection.reusable:
-                self._idle.append(connection)
-            return answer
+        connection: _Connection | None = None
+        try:
+            # The time limit counts the wait for a free connection too.
+            async with asyncio.timeout(self._timeout_s), self._slots:
+                connection = await self._connection()
+                answer = await connection.send(head, body)
+                if connection.reusable:
+                    self._idle.append(connection)
+                return answer
+        except TimeoutError:
+            raise NoAnswer(f"{method} {path_qs}: no answer within "
+                           f"{self._timeout_s:g} s") from None
+        except OSError as error:
+            raise NoAnswer(f"{method} {path_qs}: {error}") from None
+        except NoAnswer as error:
+            raise NoAnswer(f"{method} {path_qs}: {error.problem.detail}",
+                           too_large=error.too_large) from None
+        finally:
+            if connection is not None and not connection.reusable:
+                self._discard(connection)
 
     async def close(self) -> None:
         """Close every connection; a request in flight fails with `NoAnswer`."""

@@ -184,6 +184,22 @@ def test_at_most_connections_max_at_once(monkeypatch: pytest.MonkeyPatch) -> Non
     run(scenario)
 
 
+def test_the_time_limit_counts_the_wait_for_a_connection(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one connection allowed, a request behind a slow one runs out of time while it
+    waits, though its own answer alone would come within the limit."""
+    monkeypatch.setattr(http_transport, "CONNECTIONS_MAX", 1)
+
+    async def scenario() -> None:
+        async with echo_origin(timeout_s=0.3) as (service, _):
+            first, second = await asyncio.gather(
+                *(service.exchange("GET", "/slow?s=0.2", b"", {}) for _ in range(2)),
+                return_exceptions=True)
+        assert isinstance(first, http_transport.Answer)
+        assert isinstance(second, NoAnswer)
+    run(scenario)
+
+
 def test_line_breaks_in_a_request_are_refused_before_sending() -> None:
     async def scenario() -> None:
         async with echo_origin() as (service, peers):
