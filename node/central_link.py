@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, Final, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
 from engine.keys import KeyPair
 from node.errors import NodeError
-from node.http_transport import NoAnswer, Origin
+from node.http_transport import NoAnswer, Origin, base_path
 from node.idempotency import HEADER as IDEMPOTENCY_HEADER
 from node.messages import (
     BalanceList,
@@ -32,7 +32,6 @@ from node.messages import (
 from node.request_signing import sign_request
 
 REQUEST_TIMEOUT_S: Final = 10.0  # one call to the central bank, connection included
-ANSWER_BYTES_MAX: Final = 16 * 1024 * 1024  # the largest answer read from the central bank
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -40,9 +39,9 @@ class CentralClient:
     """Signed calls from one bank to its central bank at `url`."""
 
     def __init__(self, url: str, key: KeyPair) -> None:
-        self._prefix = urlsplit(url).path.rstrip("/")  # a path the central bank is served under
+        self._prefix = base_path(url)
         self._key = key
-        self._origin = Origin(url, timeout_s=REQUEST_TIMEOUT_S, answer_bytes_max=ANSWER_BYTES_MAX)
+        self._origin = Origin(url, timeout_s=REQUEST_TIMEOUT_S)
 
     async def close(self) -> None:
         """Close the connections."""

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -30,7 +30,7 @@ from engine.ids import ParticipantId, TxId
 from engine.keys import KeyPair
 from engine.model import HashLock, Transaction
 from node.errors import PROBLEM_CONTENT_TYPE, NodeError
-from node.http_transport import Answer, NoAnswer, Origin
+from node.http_transport import ANSWER_BYTES_MAX, Answer, NoAnswer, Origin, base_path
 from node.idempotency import HEADER as IDEMPOTENCY_HEADER
 from node.idempotency import REPLAYED_HEADER
 from node.messages import (
@@ -76,7 +76,6 @@ from node.request_signing import sign_request
 from node.wire import token_from_wire
 
 REQUEST_TIMEOUT_S: Final = 30.0  # one request, connection to last byte
-ANSWER_BYTES_MAX: Final = 16 * 1024 * 1024  # the largest answer the client reads
 NO_ANSWER: Final = 0  # ClientError.status when no HTTP answer decided (network, local check)
 _REPLAYED: Final = REPLAYED_HEADER.lower()  # as the transport keys the answer's headers
 M = TypeVar("M", bound=BaseModel)
@@ -163,7 +162,7 @@ class HttpSession:
 
     def __init__(self, base_url: str, *, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         self.base_url = base_url.rstrip("/")
-        self._prefix = urlsplit(self.base_url).path  # a path the service is served under
+        self._prefix = base_path(self.base_url)
         self._timeout_s = timeout_s
         self._origin: Origin | None = None
 

@@ -30,9 +30,16 @@ import httptools
 from node.errors import NodeError
 
 CONNECTIONS_MAX: Final = 100  # open at once per origin, as aiohttp's client allowed
+ANSWER_BYTES_MAX: Final = 16 * 1024 * 1024  # the largest answer a service reads from another
 IDLE_S: Final = 15.0  # an idle connection older than this is closed, not reused
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "DELETE"})
 _PORTS: Final = {"http": 80, "https": 443}
+
+
+def base_path(base_url: str) -> str:
+    """The path a service is served under, from its base URL ("" at the root): what every path
+    sent to it, and signed, starts with."""
+    return urlsplit(base_url).path.rstrip("/")
 
 
 class NoAnswer(NodeError):
@@ -66,7 +73,8 @@ class Origin:
     A path is given whole and already percent-encoded, and sent as it is, so a signature over
     it holds."""
 
-    def __init__(self, base_url: str, *, timeout_s: float, answer_bytes_max: int) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float,
+                 answer_bytes_max: int = ANSWER_BYTES_MAX) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in _PORTS or not parts.hostname:
             raise NodeError(400, "url_invalid", "Invalid URL",
