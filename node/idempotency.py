@@ -5,6 +5,12 @@ A key belongs to its caller (two callers may use the same key). While the first 
 key runs, a second one with the same key gets 409 instead of running twice. A 5xx answer is not
 stored, so a retry after a server fault runs again (the ledger's own idempotency by transaction
 id then keeps the retry from doing anything twice).
+
+A key is remembered for `RETENTION_S` (two days), then pruned: every retry of a payment's steps
+comes within the payment's life, and no lock may run longer than a day (`WINDOW_S_MAX`). Pruning
+rides on the stores: at most once a minute a store also deletes up to `PRUNE_ROWS_MAX` expired
+records in its own transaction, and again at the next store while a full batch came out, so the
+table stays bounded without a task of its own and no prune holds the writer for long.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, select, tuple_
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine.lookup import Lookup
@@ -34,17 +41,31 @@ _FIND: Final = select(_TABLE.c.request_sha256, _TABLE.c.status, _TABLE.c.media_t
                       _TABLE.c.body).where(_TABLE.c.caller == bindparam("caller"),
                                            _TABLE.c.key == bindparam("key"))
 _INSERT: Final = _TABLE.insert()
+RETENTION_S: Final = 2 * 24 * 3600  # how long a key is remembered
+PRUNE_EVERY_S: Final = 60
+PRUNE_ROWS_MAX: Final = 2_000  # expired records deleted by one store at most
+_EXPIRED: Final = (select(_TABLE.c.caller, _TABLE.c.key)
+                   .where(_TABLE.c.created_at_s < bindparam("cutoff"))
+                   .order_by(_TABLE.c.created_at_s).limit(bindparam("most")))
+_PRUNE: Final = _TABLE.delete().where(tuple_(_TABLE.c.caller, _TABLE.c.key).in_(_EXPIRED))
 
 
 class IdempotencyStore:
     """The stored first responses, by caller and key, in the node's database."""
 
-    def __init__(self, engine: Engine, writer: Writer | None = None) -> None:
-        """`writer`: the service's writer on `engine`, if it has one (else one of its own)."""
+    def __init__(self, engine: Engine, writer: Writer | None = None, *,
+                 clock: Callable[[], float] = time.time, retention_s: int = RETENTION_S,
+                 prune_rows_max: int = PRUNE_ROWS_MAX) -> None:
+        """`writer`: the service's writer on `engine`, if it has one (else one of its own);
+        `clock`: Unix seconds (tests move it)."""
         self._engine = engine
         self._find = Lookup(engine, _FIND)
         self._writer = writer or Writer(engine)
         self._running: set[tuple[str, str]] = set()
+        self._clock = clock
+        self._retention_s = retention_s
+        self._prune_rows_max = prune_rows_max
+        self._prune_due_s = 0  # the first store prunes: a node may restart after a long stop
 
     async def run(self, caller: str, key: str | None, body: bytes,
                   produce: Callable[[], Awaitable[web.Response]]) -> web.Response:
@@ -67,14 +88,25 @@ class IdempotencyStore:
 
     async def _store(self, caller: str, key: str, digest: str,
                      response: web.Response) -> None:
+        now_s = int(self._clock())
         values = {"caller": caller, "key": key, "request_sha256": digest,
                   "status": response.status, "media_type": response.content_type,
                   "body": response.body if isinstance(response.body, bytes) else b"",
-                  "created_at_s": int(time.time())}
+                  "created_at_s": now_s}
+        expired = None
+        if now_s >= self._prune_due_s:
+            # Claimed at once, so the stores running meanwhile do not all prune too.
+            self._prune_due_s = now_s + PRUNE_EVERY_S
+            expired = {"cutoff": now_s - self._retention_s, "most": self._prune_rows_max}
+
+        def job(db: Connection) -> int:
+            db.execute(_INSERT, values)
+            return 0 if expired is None else db.execute(_PRUNE, expired).rowcount
 
         # Another process may have answered the same key first: its answer stands.
         with contextlib.suppress(IntegrityError):
-            await self._writer.write(lambda db: db.execute(_INSERT, values).rowcount)
+            if await self._writer.write(job) >= self._prune_rows_max:
+                self._prune_due_s = now_s  # more are expired: the next store goes on
 
 
 def _valid_key(key: str | None) -> str:

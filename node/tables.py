@@ -60,6 +60,7 @@ class IdempotencyRow(NodeTable, table=True):
     """Both: the first response to a caller's POST under an Idempotency-Key, replayed after."""
 
     __tablename__ = "idempotency"
+    __table_args__ = (Index("idempotency_by_age", "created_at_s"),)  # pruning takes the oldest
 
     caller: str = Field(primary_key=True, max_length=64)
     key: str = Field(primary_key=True, max_length=128)

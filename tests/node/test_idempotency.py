@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from postgres import fresh_postgres
+from sqlalchemy import Engine, func, select
 
 from node.database import open_database
 from node.errors import NodeError, conflict
-from node.idempotency import KEY_CHARS_MAX, REPLAYED_HEADER, IdempotencyStore
+from node.idempotency import KEY_CHARS_MAX, PRUNE_EVERY_S, REPLAYED_HEADER, IdempotencyStore
+from node.tables import IdempotencyRow
 
 
 class Producer:
@@ -141,3 +144,71 @@ def test_other_process_answering_first_wins(tmp_path: Path) -> None:
     replayed = answer(first_node, Producer())
     assert raced.body == b'"first node"'
     assert replayed.body == b'"second node"1'
+
+
+class Clock:
+    """Unix seconds that a test moves."""
+
+    def __init__(self) -> None:
+        self.now_s = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def kept_keys(engine: Engine) -> set[str]:
+    """The keys the table holds."""
+    with engine.connect() as db:
+        return set(db.scalars(select(IdempotencyRow.key)))  # type: ignore[call-overload]
+
+
+def test_expired_keys_are_pruned_and_run_again(tmp_path: Path) -> None:
+    """A key older than the retention is pruned by a later store, and then the same request
+    runs as new; a key within the retention is still replayed."""
+    engine, clock = open_database(f"sqlite:///{tmp_path / 'node.db'}"), Clock()
+    idempotency, produce = IdempotencyStore(engine, clock=clock, retention_s=600), Producer()
+    answer(idempotency, produce, key="old")
+    clock.now_s += 300
+    young = answer(idempotency, produce, key="young")
+    clock.now_s += 301  # "old" is 601 s old, "young" 301 s
+    answer(idempotency, produce, key="late")
+    assert kept_keys(engine) == {"young", "late"}
+    assert answer(idempotency, produce, key="young").body == young.body
+    assert REPLAYED_HEADER not in answer(idempotency, produce, key="old").headers
+    assert produce.calls == 4
+
+
+def test_pruning_goes_in_batches_then_waits(tmp_path: Path) -> None:
+    """A store deletes at most the batch; the next store goes on while batches come out full,
+    and once one is not full, pruning waits a minute."""
+    engine, clock = open_database(f"sqlite:///{tmp_path / 'node.db'}"), Clock()
+    idempotency = IdempotencyStore(engine, clock=clock, retention_s=10, prune_rows_max=2)
+    produce = Producer()
+    for index in range(5):
+        answer(idempotency, produce, key=f"old-{index}")
+    clock.now_s += 100
+    left = []
+    for index in range(4):
+        answer(idempotency, produce, key=f"new-{index}")
+        left.append(sum(key.startswith("old") for key in kept_keys(engine)))
+    assert left == [3, 1, 0, 0]
+    clock.now_s += 20  # the new keys have expired, but the last prune was not full
+    answer(idempotency, produce, key="soon")
+    assert len(kept_keys(engine)) == 5
+    clock.now_s += PRUNE_EVERY_S
+    answer(idempotency, produce, key="after-a-minute")
+    assert len(kept_keys(engine)) == 4  # one more stored, a batch of two pruned
+
+
+def test_pruning_on_postgresql() -> None:
+    """The prune's statement (a row-value IN over a limited subquery) runs on PostgreSQL too."""
+    engine, clock = open_database(fresh_postgres("idempotency_prune")), Clock()
+    idempotency = IdempotencyStore(engine, clock=clock, retention_s=10, prune_rows_max=2)
+    produce = Producer()
+    for index in range(3):
+        answer(idempotency, produce, key=f"old-{index}")
+    clock.now_s += 100
+    answer(idempotency, produce, key="new")
+    with engine.connect() as db:
+        assert db.scalar(select(func.count()).select_from(IdempotencyRow)) == 2
+    engine.dispose()
