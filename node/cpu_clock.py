@@ -54,6 +54,11 @@ class CpuClock:
         return now
 
 
+def cpu_bound_per_s(ms_per_payment: float) -> float:
+    """The payments a second that `ms_per_payment` of CPU allows with all cores busy."""
+    return CORES * 1000 / ms_per_payment
+
+
 def cpu_budget_ms(per_s: float) -> float:
     """The CPU milliseconds a payment may take, across every process, for `per_s` payments a
     second on this machine's cores."""
@@ -70,7 +75,7 @@ def cpu_figures(cpu_s: Mapping[str, float] | None, payments: int) -> dict[str, o
     return {"cores": CORES, "cpu_ms_per_payment": round(per_payment, 3),
             "cpu_ms_per_payment_by_process": {name: round(ms, 3)
                                               for name, ms in by_process.items()},
-            "cpu_bound_per_s": round(CORES * 1000 / per_payment, 1)}
+            "cpu_bound_per_s": round(cpu_bound_per_s(per_payment), 1)}
 
 
 def cpu_line(figures: Mapping[str, object]) -> list[str]:

@@ -31,7 +31,14 @@ from dsl.money import format_minor
 from engine.keys import KeyPair
 from node import config as node_config
 from node.client import ClientError, NodeClient
-from node.cpu_clock import CORES, CpuClock, cpu_budget_ms, cpu_figures, cpu_line
+from node.cpu_clock import (
+    CORES,
+    CpuClock,
+    cpu_bound_per_s,
+    cpu_budget_ms,
+    cpu_figures,
+    cpu_line,
+)
 from node.devnet import Devnet
 from node.devnet_plan import BRIDGE, HUB, KHR_ISSUED_MINOR, SWITCH
 from node.errors import NodeError
@@ -47,6 +54,9 @@ HUB_TARGET_PER_S: Final = 100
 HUB_TARGET_P99_MS: Final = 1_000.0
 _TARGET_CPU_MS: Final = cpu_budget_ms(HUB_TARGET_PER_S)
 HERE: Final = "bench (senders, chain, bridge)"  # the chain and the bridge run in its threads
+# The processes that stand for systems outside Earmark: the senders' phones (the chain and the
+# bridge share their process but do nothing in this bench) and the foreign switch's stand-in.
+OUTSIDE: Final = (HERE, SWITCH)
 PAYMENTS_MAX: Final = 5_000  # what aba's issuance and the providers' baht pay for, with room
 SENDERS_MAX: Final = 256
 # As many senders as allowed by default: at 100/s each then pays about every 2.6 s, so the
@@ -128,8 +138,20 @@ class HubBenchResult:
             "target_p99_ms": HUB_TARGET_P99_MS,
             "p99_ratio_to_target": round(p99 / HUB_TARGET_P99_MS, 3),
             "cores": CORES, "target_cpu_ms_per_payment": round(_TARGET_CPU_MS, 3),
-            **cpu_figures(self.cpu_s, self.completed),
+            **self._cpu(),
         }
+
+    def _cpu(self) -> dict[str, object]:
+        """The CPU figures, and those of Earmark's own services without the processes in
+        `OUTSIDE`: what a deployment spends, where the senders and the foreign switch run
+        elsewhere."""
+        figures = cpu_figures(self.cpu_s, self.completed)
+        by_process = figures.get("cpu_ms_per_payment_by_process")
+        if not isinstance(by_process, dict):
+            return figures
+        own_ms = sum(ms for name, ms in by_process.items() if name not in OUTSIDE)
+        return {**figures, "earmark_cpu_ms_per_payment": round(own_ms, 3),
+                "earmark_cpu_bound_per_s": round(cpu_bound_per_s(own_ms), 1)}
 
     def lines(self) -> list[str]:
         """The human form."""
@@ -154,8 +176,18 @@ class HubBenchResult:
             f"{figures['max_wait_ms']} ms (included in the latency); from the sender starting "
             f"it to ACCC: p50 {figures['service_p50_ms']} ms, p99 {figures['service_p99_ms']} ms",
             *cpu_line(figures),
+            *self._earmark_line(figures),
             f"the target leaves {_TARGET_CPU_MS:.2f} ms of CPU per payment on {CORES} cores",
         ]
+
+    @staticmethod
+    def _earmark_line(figures: dict[str, object]) -> list[str]:
+        if "earmark_cpu_ms_per_payment" not in figures:
+            return []
+        return [f"of which Earmark's own services {figures['earmark_cpu_ms_per_payment']:.2f} "
+                f"ms (at most {figures['earmark_cpu_bound_per_s']:,} payments/s with all "
+                f"{CORES} cores busy); the rest is the senders' process and the {SWITCH} "
+                "stand-in, which stand for systems outside Earmark"]
 
 
 def check_plan(plan: HubBenchPlan) -> None:

@@ -60,6 +60,13 @@ def test_bench_hub_completes_every_payment_and_reports_consistent_figures(
     assert abs(sum(shares.values()) - figures["cpu_ms_per_payment"]) <= 0.05
     assert abs(figures["cpu_bound_per_s"] * figures["cpu_ms_per_payment"]
                - figures["cores"] * 1000) <= figures["cpu_ms_per_payment"]
+    # Earmark's own share leaves out the senders' process and the switch stand-in.
+    outside = sum(ms for name, ms in shares.items()
+                  if name.startswith("bench") or name == "promptpay-th")
+    assert abs(figures["earmark_cpu_ms_per_payment"]
+               - (figures["cpu_ms_per_payment"] - outside)) <= 0.05
+    assert 0 < figures["earmark_cpu_ms_per_payment"] < figures["cpu_ms_per_payment"]
+    assert figures["earmark_cpu_bound_per_s"] > figures["cpu_bound_per_s"]
     assert json.loads((folder / "devnet.json").read_text())["starts"] == 1
     for name in ("hub", "aba", "acleda-fx", "promptpay-th"):
         assert "stopping" in (folder / f"{name}.log").read_text().lower(), (
