@@ -154,12 +154,14 @@ class HubService:
         offered = await self.store.offered(call.body(PaymentOrder).quote_id, call.signed_by())
         if offered is None:
             raise not_found("quote")
-        now_s = int(self._clock())
-        if now_s >= offered.quote.expires_at_s:
+        # The expiry is checked with the insert: an order resent after it (its first answer
+        # lost) still finds the payment the first one made.
+        created = await self.store.create(self._new_payment(offered, int(self._clock())),
+                                          offered.quote.expires_at_s)
+        if created is None:
             raise unprocessable("quote_expired", f"the quote expired at "
                                 f"{offered.quote.expires_at_s}; ask for a new one")
-        payment = await self.store.create(self._new_payment(offered, now_s))
-        payment = await self.driver.advance(payment.id)
+        payment = await self.driver.advance(created.id)
         if payment.stage is Stage.ACCEPTING:
             raise NodeError(503, "provider_unavailable", "Provider unavailable",
                             f"{offered.quote.provider} did not answer; the hub keeps trying "

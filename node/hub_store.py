@@ -151,17 +151,21 @@ class HubStore:
         return OfferedQuote(QuoteWire.model_validate_json(row["quote"]), row["requester"],
                             Destination.model_validate_json(row["destination"]))
 
-    async def create(self, payment: HubPayment) -> HubPayment:
+    async def create(self, payment: HubPayment, expires_at_s: int) -> HubPayment | None:
         """Insert `payment`, or return the payment already made from its quote (one payment per
-        quote: a resent order finds the first)."""
+        quote: a resent order finds the first, also once the quote has expired); None when
+        there is none and the quote expired at `expires_at_s`, before the payment's time."""
         def job(db: Any) -> HubPayment | None:
             found = db.execute(_OF_QUOTE, {"quote_id": payment.quote_id}).mappings().first()
             if found is not None:
                 return _payment(found)
+            if payment.created_at_s >= expires_at_s:
+                return None
             db.execute(_INSERT_PAYMENT, _values(payment))
-            return None
-        stored = await self._writer.write(job) or payment
-        self._payments.keep(stored.id, stored)
+            return payment
+        stored: HubPayment | None = await self._writer.write(job)
+        if stored is not None:
+            self._payments.keep(stored.id, stored)
         return stored
 
     async def save(self, payment: HubPayment, **changes: Any) -> HubPayment:

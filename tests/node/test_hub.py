@@ -202,6 +202,21 @@ def test_an_expired_quote_is_refused(tmp_path: Path) -> None:
     run(tmp_path, story)
 
 
+def test_an_order_resent_after_the_quotes_expiry_finds_its_payment(tmp_path: Path) -> None:
+    """The first answer to an order was lost (a new Idempotency-Key, as after a crash of the
+    hub before it stored the answer), and the order comes again after the quote's expiry: the
+    hub answers the payment the first order made, not `quote_expired`."""
+    async def story(made: HubWorld) -> None:
+        offer = await quote(made, Destination(kind="switch", system="promptpay",
+                                              account=TEA_SHOP), 20_000)
+        async with made.hub() as hub:
+            first = await hub.order(offer.quote.id)
+            made.clock.offset_s = offer.quote.expires_at_s - time.time() + 1
+            again = await hub.order(offer.quote.id)
+        assert (again.id, again.pay) == (first.id, first.pay)
+    run(tmp_path, story)
+
+
 def test_concurrent_payments_never_overdraw_a_providers_liquidity(tmp_path: Path) -> None:
     """Twelve orders of 300 000 THB at once against acleda-fx's 2 000 000 THB of liquidity:
     exactly six are accepted, the others are refused with `liquidity_exceeded`."""

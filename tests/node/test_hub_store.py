@@ -28,6 +28,7 @@ PAYMENT = HubPayment(id="a" * 32, quote_id="q-1", sender="b" * 64, stage=Stage.A
                      status=TransactionStatus.PENDING, preimage="c" * 64, hashlock="d" * 64,
                      source_deadline_s=2_000, destination_deadline_s=1_000, created_at_s=1,
                      updated_at_s=1)
+QUOTE_EXPIRES_S = 10**10  # far ahead: these orders are all in time
 
 
 def store(tmp_path: Path) -> HubStore:
@@ -38,14 +39,16 @@ def store(tmp_path: Path) -> HubStore:
 
 def test_every_read_answers_the_payment_as_last_saved(tmp_path: Path) -> None:
     """Through the store that saved it and through a new one on the same database, a payment
-    reads as its last save; a second order of the same quote finds the first payment."""
+    reads as its last save; a second order of the same quote finds the first payment, also once
+    the quote has expired."""
     hub = store(tmp_path)
 
     async def scenario() -> None:
-        await hub.create(PAYMENT)
+        await hub.create(PAYMENT, QUOTE_EXPIRES_S)
         await hub.save(PAYMENT, stage=Stage.AWAITING_SOURCE, pay_to="acleda-fx")
-        twin = await hub.create(HubPayment(**{**_fields(PAYMENT), "id": "e" * 32}))
-        assert twin.id == PAYMENT.id and twin.pay_to == "acleda-fx"
+        twin = await hub.create(HubPayment(**{**_fields(PAYMENT), "id": "e" * 32}),
+                                expires_at_s=0)  # resent once the quote expired
+        assert twin is not None and twin.id == PAYMENT.id and twin.pay_to == "acleda-fx"
         saved = await hub.payment(PAYMENT.id)
         assert saved is not None
         done = await hub.save(saved, stage=Stage.DONE,
@@ -57,12 +60,19 @@ def test_every_read_answers_the_payment_as_last_saved(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_no_payment_is_made_from_an_expired_quote(tmp_path: Path) -> None:
+    """An order at or after its quote's expiry makes no payment."""
+    hub = store(tmp_path)
+    assert asyncio.run(hub.create(PAYMENT, expires_at_s=PAYMENT.created_at_s)) is None
+    assert asyncio.run(store(tmp_path).payment(PAYMENT.id)) is None
+
+
 def test_a_read_that_spans_a_save_does_not_hide_it(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A new store reads a payment from the database while the driver saves its next stage:
     the read answers what it read, and the next read answers the save."""
     on_a_server(monkeypatch, hub_store)
-    asyncio.run(store(tmp_path).create(PAYMENT))
+    asyncio.run(store(tmp_path).create(PAYMENT, QUOTE_EXPIRES_S))
     hub = store(tmp_path)
 
     async def scenario() -> None:
@@ -96,7 +106,7 @@ def test_a_pass_ends_a_payment_whose_sender_never_locked_and_leaves_the_others(
 
     async def scenario() -> None:
         for payment in (late, waiting):
-            await hub.create(payment)
+            await hub.create(payment, QUOTE_EXPIRES_S)
         assert await driver.step() == 0
         ended, kept = await hub.payment(late.id), await hub.payment(waiting.id)
         assert ended is not None and kept is not None
