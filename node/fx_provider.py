@@ -20,13 +20,7 @@ from typing import Final
 
 from aiohttp import web
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Engine,
-    LargeBinary,
-    MetaData,
-    Table,
-    Text,
     bindparam,
     select,
 )
@@ -63,22 +57,13 @@ from node.http_service import serve_app, service_app
 from node.idempotency import IdempotencyStore
 from node.metrics import Metrics
 from node.recent import Recent
+from node.tables import FX_QUOTES as QUOTES
 
 API_VERSION: Final = "1.0.0"
 ROLE: Final = "fx_provider"
 QUOTE_ID_BYTES: Final = 16  # 128 random bits: an id nobody can guess
 _UNSIGNED: Final = "0" * 128  # the signature field's place-holder while the quote is signed
 
-# The provider's own table, on a metadata of its own: the node's migrations never see it.
-FX_METADATA = MetaData()
-QUOTES = Table(
-    "fx_quotes", FX_METADATA,
-    Column("id", Text, primary_key=True),
-    Column("requester", Text, nullable=False),
-    Column("created_at_s", BigInteger, nullable=False),
-    Column("expires_at_s", BigInteger, nullable=False),
-    Column("body", LargeBinary, nullable=False),  # the signed QuoteWire as it was answered
-)
 QUOTES_KEPT_MAX: Final = 10_000  # quotes issued lately, kept in memory by id
 _FIND: Final = select(QUOTES.c.body, QUOTES.c.requester).where(
     QUOTES.c.id == bindparam("quote_id"))
@@ -92,7 +77,6 @@ class QuoteBook:
     and the one a hub accepts was issued moments before."""
 
     def __init__(self, engine: Engine, writer: Writer) -> None:
-        FX_METADATA.create_all(engine)
         self._engine = engine
         self._writer = writer
         self._find = Lookup(engine, _FIND)

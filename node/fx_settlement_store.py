@@ -13,13 +13,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Engine,
-    LargeBinary,
-    MetaData,
-    Table,
-    Text,
     bindparam,
     func,
     select,
@@ -31,6 +25,7 @@ from node.database import Writer, read
 from node.errors import conflict, unprocessable
 from node.recent import Recent
 from node.settlement_messages import AcceptanceRequest, LegStatus
+from node.tables import FX_SETTLEMENTS as SETTLEMENTS
 
 # A reservation stops counting against liquidity once nothing left the provider for good.
 RELEASED: Final = frozenset({LegStatus.REFUNDED, LegStatus.REFUSED})
@@ -38,26 +33,6 @@ RELEASED: Final = frozenset({LegStatus.REFUNDED, LegStatus.REFUSED})
 DRIVEN: Final = (LegStatus.ACCEPTED, LegStatus.SOURCE_LOCKED, LegStatus.DESTINATION_LOCKED,
                  LegStatus.DESTINATION_CLAIMED)
 
-SETTLEMENT_METADATA = MetaData()
-SETTLEMENTS = Table(
-    "fx_settlements", SETTLEMENT_METADATA,
-    Column("payment_id", Text, primary_key=True),
-    Column("quote_id", Text, nullable=False, unique=True),  # a quote backs one payment
-    Column("requester", Text, nullable=False),  # the hub key that accepted
-    Column("status", Text, nullable=False),
-    Column("source_currency", Text, nullable=False),
-    Column("source_minor", BigInteger, nullable=False),
-    Column("destination_currency", Text, nullable=False),
-    Column("reserved_minor", BigInteger, nullable=False),
-    Column("accepted_at_s", BigInteger, nullable=False),
-    Column("request", LargeBinary, nullable=False),  # the AcceptanceRequest as it came
-    Column("source_note_id", Text, unique=True),  # a source note backs one payment
-    Column("destination_signed", LargeBinary),  # the signed destination lock, before submitting
-    Column("destination_note_id", Text),
-    Column("preimage", Text),  # stored before the source is claimed with it
-    Column("code", Text, nullable=False, default=""),
-    Column("detail", Text, nullable=False, default=""),
-)
 ROWS_KEPT_MAX: Final = 100_000  # rows written or read lately, kept in memory by payment id
 TERMS_KEPT_MAX: Final = 4_096  # accepted requests kept parsed
 # Built once: every handler and pass reads a row by one of these columns.
@@ -117,7 +92,6 @@ class SettlementBook:
     and every pass reads the payment's row first."""
 
     def __init__(self, engine: Engine, writer: Writer) -> None:
-        SETTLEMENT_METADATA.create_all(engine)
         self._engine = engine
         self._writer = writer
         self._rows: Recent[str, Settlement] = Recent(ROWS_KEPT_MAX)

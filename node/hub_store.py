@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import BigInteger, Column, Engine, MetaData, Table, Text, bindparam, select
+from sqlalchemy import Engine, bindparam, select
 
 from bridges.iso20022 import TransactionStatus
 from node.database import Writer, read
@@ -23,34 +23,9 @@ from node.errors import NodeError
 from node.fx_messages import QuoteWire
 from node.recent import Recent
 from node.settlement_messages import Destination
+from node.tables import HUB_PAYMENTS as PAYMENTS
+from node.tables import HUB_QUOTES as QUOTES
 
-HUB_METADATA = MetaData()
-QUOTES = Table(
-    "hub_quotes", HUB_METADATA,
-    Column("id", Text, primary_key=True),  # the provider's quote id
-    Column("requester", Text, nullable=False),
-    Column("quote", Text, nullable=False),  # QuoteWire as the provider signed it
-    Column("destination", Text, nullable=False),  # Destination as resolved
-)
-PAYMENTS = Table(
-    "hub_payments", HUB_METADATA,
-    Column("id", Text, primary_key=True),
-    Column("quote_id", Text, nullable=False, unique=True),
-    Column("sender", Text, nullable=False),
-    Column("stage", Text, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("preimage", Text, nullable=False),
-    Column("hashlock", Text, nullable=False),
-    Column("source_deadline_s", BigInteger, nullable=False),
-    Column("destination_deadline_s", BigInteger, nullable=False),
-    Column("pay_to", Text, nullable=False, default=""),
-    Column("source_tx_id", Text, nullable=False, default=""),
-    Column("destination_note_id", Text, nullable=False, default=""),
-    Column("code", Text, nullable=False, default=""),
-    Column("detail", Text, nullable=False, default=""),
-    Column("created_at_s", BigInteger, nullable=False),
-    Column("updated_at_s", BigInteger, nullable=False),
-)
 PAYMENTS_PER_PASS_MAX: Final = 500  # payments one pass of the driver looks at
 QUOTES_KEPT_MAX: Final = 100_000  # offered quotes kept in memory (the oldest forgotten)
 PAYMENTS_KEPT_MAX: Final = 100_000  # payments written or read lately, kept in memory
@@ -122,7 +97,6 @@ class HubStore:
     is the only writer of its tables, and every step of a payment reads it first."""
 
     def __init__(self, engine: Engine, writer: Writer) -> None:
-        HUB_METADATA.create_all(engine)
         self._engine = engine
         self._writer = writer
         self._quotes: Recent[str, OfferedQuote] = Recent(QUOTES_KEPT_MAX)  # by quote id

@@ -1,4 +1,5 @@
-"""The services' own tables, beside the ledger's: registry, directory, customers, payments.
+"""The services' own tables, beside the ledger's: registry, directory, customers, payments,
+the bridge's swaps, the hub's payments and the FX providers' quotes and settlements.
 
 They live on a metadata of their own (`NODE_METADATA`) with their own alembic history
 (`node/migrations`, version table `node_alembic_version`), so a central node keeps them in the
@@ -7,7 +8,7 @@ ledger's database without either migration history seeing the other's tables.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, MetaData, Text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, MetaData, Table, Text
 from sqlmodel import Field, SQLModel
 
 NODE_METADATA = MetaData()
@@ -180,3 +181,62 @@ class BridgeSwapRow(NodeTable, table=True):
     preimage: str = Field(default="", max_length=64)
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
 
+
+
+# The hub's and the FX provider's tables. Their stores read and write them through SQLAlchemy
+# Core, with statements built once, so they are declared as Core tables on the same metadata:
+# the node's migrations create them and carry them to each newer schema.
+
+HUB_QUOTES = Table(
+    "hub_quotes", NODE_METADATA,
+    Column("id", Text, primary_key=True),  # the provider's quote id
+    Column("requester", Text, nullable=False),
+    Column("quote", Text, nullable=False),  # QuoteWire as the provider signed it
+    Column("destination", Text, nullable=False),  # Destination as resolved
+)
+HUB_PAYMENTS = Table(
+    "hub_payments", NODE_METADATA,
+    Column("id", Text, primary_key=True),
+    Column("quote_id", Text, nullable=False, unique=True),
+    Column("sender", Text, nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("preimage", Text, nullable=False),
+    Column("hashlock", Text, nullable=False),
+    Column("source_deadline_s", BigInteger, nullable=False),
+    Column("destination_deadline_s", BigInteger, nullable=False),
+    Column("pay_to", Text, nullable=False, default=""),
+    Column("source_tx_id", Text, nullable=False, default=""),
+    Column("destination_note_id", Text, nullable=False, default=""),
+    Column("code", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Column("created_at_s", BigInteger, nullable=False),
+    Column("updated_at_s", BigInteger, nullable=False),
+)
+FX_QUOTES = Table(
+    "fx_quotes", NODE_METADATA,
+    Column("id", Text, primary_key=True),
+    Column("requester", Text, nullable=False),
+    Column("created_at_s", BigInteger, nullable=False),
+    Column("expires_at_s", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),  # the signed QuoteWire as it was answered
+)
+FX_SETTLEMENTS = Table(
+    "fx_settlements", NODE_METADATA,
+    Column("payment_id", Text, primary_key=True),
+    Column("quote_id", Text, nullable=False, unique=True),  # a quote backs one payment
+    Column("requester", Text, nullable=False),  # the hub key that accepted
+    Column("status", Text, nullable=False),
+    Column("source_currency", Text, nullable=False),
+    Column("source_minor", BigInteger, nullable=False),
+    Column("destination_currency", Text, nullable=False),
+    Column("reserved_minor", BigInteger, nullable=False),
+    Column("accepted_at_s", BigInteger, nullable=False),
+    Column("request", LargeBinary, nullable=False),  # the AcceptanceRequest as it came
+    Column("source_note_id", Text, unique=True),  # a source note backs one payment
+    Column("destination_signed", LargeBinary),  # the signed destination lock, before submitting
+    Column("destination_note_id", Text),
+    Column("preimage", Text),  # stored before the source is claimed with it
+    Column("code", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+)

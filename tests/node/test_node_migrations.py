@@ -3,15 +3,18 @@ declares, and a database made by an older Earmark upgrades in place and keeps it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from engine.migrate import alembic_config, upgrade
-from node.tables import NODE_METADATA
+from node.tables import FX_QUOTES, FX_SETTLEMENTS, HUB_PAYMENTS, HUB_QUOTES, NODE_METADATA
 
 VERSION_TABLE = "node_alembic_version"
 
@@ -26,14 +29,20 @@ def test_the_migrations_build_the_declared_tables(tmp_path: Path) -> None:
         assert compare_metadata(context, NODE_METADATA) == []
 
 
+def migrate(engine: Engine, move: Callable[[Config, str], None], revision: str) -> None:
+    """Run `move` (alembic's upgrade or downgrade) of the node's history to `revision`."""
+    config = alembic_config("node")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        move(config, revision)
+
+
 def test_a_database_at_0004_upgrades_and_keeps_its_records(tmp_path: Path) -> None:
     """An idempotency record stored before 0005 survives the upgrade, which adds the index
     pruning reads the oldest records by."""
     engine = create_engine(f"sqlite:///{tmp_path / 'node.db'}")
-    config = alembic_config("node")
+    migrate(engine, command.upgrade, "node0004")
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "node0004")
         connection.execute(text("INSERT INTO idempotency VALUES "
                                 "('alice', 'k', 'digest', 201, 'application/json', x'7b7d', 5)"))
     upgrade(engine, "node")
@@ -42,3 +51,32 @@ def test_a_database_at_0004_upgrades_and_keeps_its_records(tmp_path: Path) -> No
     with engine.connect() as connection:
         assert connection.execute(text("SELECT key, created_at_s FROM idempotency")).all() == [
             ("k", 5)]
+
+
+def test_hub_and_provider_tables_made_before_0006_are_kept(tmp_path: Path) -> None:
+    """Before 0006 the hub and the providers created their tables themselves: such a database
+    upgrades to the newest schema with its rows, and 0006 creates nothing twice."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    migrate(engine, command.upgrade, "node0005")
+    NODE_METADATA.create_all(engine, tables=[HUB_QUOTES, HUB_PAYMENTS, FX_QUOTES,
+                                             FX_SETTLEMENTS])
+    with engine.begin() as connection:
+        connection.execute(HUB_QUOTES.insert().values(id="q-1", requester="r", quote="{}",
+                                                      destination="{}"))
+    upgrade(engine, "node")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id FROM hub_quotes")).all() == [("q-1",)]
+        assert connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == (
+            ScriptDirectory.from_config(alembic_config("node")).get_current_head())
+
+
+def test_the_newest_schema_downgrades_to_0004(tmp_path: Path) -> None:
+    """The downgrades of 0006 and 0005 run: the hub's and providers' tables and the index by
+    age are gone again."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'node.db'}")
+    upgrade(engine, "node")
+    migrate(engine, command.downgrade, "node0004")
+    schema = inspect(engine)
+    assert not {"hub_quotes", "hub_payments", "fx_quotes", "fx_settlements"} & set(
+        schema.get_table_names())
+    assert "idempotency_by_age" not in {i["name"] for i in schema.get_indexes("idempotency")}
