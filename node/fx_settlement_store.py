@@ -1,9 +1,9 @@
 """The FX provider's settlement records: one row per accepted payment, its reservation and legs.
 
-The table lives on a metadata of its own beside the provider's quotes (created by the service,
-never by the node's migrations). Every write goes through the provider's single `Writer`, so a
-write that reads before it inserts (`reserve`: the liquidity check and the reservation) runs
-alone against every other write: two acceptances can never both fit into the same liquidity.
+The table, `fx_settlements`, is a node table (`node.tables`, created and upgraded by the node's
+migrations). Every write goes through the provider's single `Writer`, so a write that reads
+before it inserts (`reserve`: the liquidity check and the reservation) runs alone against every
+other write: two acceptances can never both fit into the same liquidity.
 """
 
 from __future__ import annotations
