@@ -10,12 +10,15 @@ server (`on_a_server`).
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from held_reads import HeldRead, on_a_server
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridges.iso20022 import TransactionStatus
 from node import hub_store
@@ -65,6 +68,28 @@ def test_no_payment_is_made_from_an_expired_quote(tmp_path: Path) -> None:
     hub = store(tmp_path)
     assert asyncio.run(hub.create(PAYMENT, expires_at_s=PAYMENT.created_at_s)) is None
     assert asyncio.run(store(tmp_path).payment(PAYMENT.id)) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(expires_at_s=st.integers(1, 100),
+       order_times_s=st.lists(st.integers(0, 200), min_size=1, max_size=6))
+def test_one_quote_makes_at_most_one_payment_whatever_the_resends(
+        expires_at_s: int, order_times_s: list[int]) -> None:
+    """Invariant 4 for orders: orders of one quote at any times, each a fresh payment, make one
+    payment at most, from the first order before the expiry; every order from then on answers
+    it, expired or not, and every order before it is answered none."""
+    with tempfile.TemporaryDirectory() as folder:
+        hub = store(Path(folder))
+        orders = [HubPayment(**{**_fields(PAYMENT), "id": f"{index:032x}",
+                                "created_at_s": at_s})
+                  for index, at_s in enumerate(order_times_s)]
+        answers = [asyncio.run(hub.create(order, expires_at_s)) for order in orders]
+        first = next((order for order in orders if order.created_at_s < expires_at_s), None)
+        made = None if first is None else orders.index(first)
+        assert answers == [None if made is None or index < made else first
+                           for index in range(len(orders))]
+        again = asyncio.run(store(Path(folder)).payment(first.id)) if first else None
+        assert again == first
 
 
 def test_a_read_that_spans_a_save_does_not_hide_it(tmp_path: Path,
