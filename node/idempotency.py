@@ -8,9 +8,7 @@ id then keeps the retry from doing anything twice).
 
 A key is remembered for `RETENTION_S` (two days), then pruned: every retry of a payment's steps
 comes within the payment's life, and no lock may run longer than a day (`WINDOW_S_MAX`). Pruning
-rides on the stores: at most once a minute a store also deletes up to `PRUNE_ROWS_MAX` expired
-records in its own transaction, and again at the next store while a full batch came out, so the
-table stays bounded without a task of its own and no prune holds the writer for long.
+rides on the stores, in bounded batches (`node.pruning`).
 """
 
 from __future__ import annotations
@@ -23,13 +21,14 @@ from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
-from sqlalchemy import Engine, bindparam, select, tuple_
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine.lookup import Lookup
 from node.database import Writer, read
 from node.errors import NodeError, bad_request, conflict, problem_response, unprocessable
+from node.pruning import PRUNE_ROWS_MAX, AgePruning
 from node.tables import IdempotencyRow
 
 HEADER: Final = "Idempotency-Key"
@@ -42,12 +41,6 @@ _FIND: Final = select(_TABLE.c.request_sha256, _TABLE.c.status, _TABLE.c.media_t
                                            _TABLE.c.key == bindparam("key"))
 _INSERT: Final = _TABLE.insert()
 RETENTION_S: Final = 2 * 24 * 3600  # how long a key is remembered
-PRUNE_EVERY_S: Final = 60
-PRUNE_ROWS_MAX: Final = 2_000  # expired records deleted by one store at most
-_EXPIRED: Final = (select(_TABLE.c.caller, _TABLE.c.key)
-                   .where(_TABLE.c.created_at_s < bindparam("cutoff"))
-                   .order_by(_TABLE.c.created_at_s).limit(bindparam("most")))
-_PRUNE: Final = _TABLE.delete().where(tuple_(_TABLE.c.caller, _TABLE.c.key).in_(_EXPIRED))
 
 
 class IdempotencyStore:
@@ -63,9 +56,8 @@ class IdempotencyStore:
         self._writer = writer or Writer(engine)
         self._running: set[tuple[str, str]] = set()
         self._clock = clock
-        self._retention_s = retention_s
-        self._prune_rows_max = prune_rows_max
-        self._prune_due_s = 0  # the first store prunes: a node may restart after a long stop
+        self._pruning = AgePruning(_TABLE, _TABLE.c.created_at_s, (_TABLE.c.caller, _TABLE.c.key),
+                                   retention_s=retention_s, rows_max=prune_rows_max)
 
     async def run(self, caller: str, key: str | None, body: bytes,
                   produce: Callable[[], Awaitable[web.Response]]) -> web.Response:
@@ -93,20 +85,13 @@ class IdempotencyStore:
                   "status": response.status, "media_type": response.content_type,
                   "body": response.body if isinstance(response.body, bytes) else b"",
                   "created_at_s": now_s}
-        expired = None
-        if now_s >= self._prune_due_s:
-            # Claimed at once, so the stores running meanwhile do not all prune too.
-            self._prune_due_s = now_s + PRUNE_EVERY_S
-            expired = {"cutoff": now_s - self._retention_s, "most": self._prune_rows_max}
 
-        def job(db: Connection) -> int:
-            db.execute(_INSERT, values)
-            return 0 if expired is None else db.execute(_PRUNE, expired).rowcount
+        def insert(db: Connection) -> int:
+            return db.execute(_INSERT, values).rowcount
 
         # Another process may have answered the same key first: its answer stands.
         with contextlib.suppress(IntegrityError):
-            if await self._writer.write(job) >= self._prune_rows_max:
-                self._prune_due_s = now_s  # more are expired: the next store goes on
+            await self._pruning.write(self._writer, insert, now_s)
 
 
 def _valid_key(key: str | None) -> str:

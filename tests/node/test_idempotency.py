@@ -17,7 +17,8 @@ from sqlalchemy import Engine, func, select
 
 from node.database import open_database
 from node.errors import NodeError, conflict
-from node.idempotency import KEY_CHARS_MAX, PRUNE_EVERY_S, REPLAYED_HEADER, IdempotencyStore
+from node.idempotency import KEY_CHARS_MAX, REPLAYED_HEADER, IdempotencyStore
+from node.pruning import PRUNE_EVERY_S
 from node.tables import IdempotencyRow
 
 
