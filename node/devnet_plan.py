@@ -194,15 +194,16 @@ def _write_switch(directory: Path) -> SwitchConfig:
     return switch
 
 
-def _write_provider(directory: Path, plan: ProviderPlan,
-                    ledgers: dict[str, LedgerLink]) -> tuple[Piece, ProviderEntry]:
-    """A provider quoting KHR -> THB and KHR -> JPY, settling on all three ledgers (its chain
-    route is added once the chain is deployed)."""
+def _write_provider(directory: Path, plan: ProviderPlan, ledgers: dict[str, LedgerLink],
+                    hub_key: str) -> tuple[Piece, ProviderEntry]:
+    """A provider quoting KHR -> THB and KHR -> JPY to the hub of `hub_key`, settling on all
+    three ledgers (its chain route is added once the chain is deployed)."""
     corridors = [CorridorConfig(source="KHR", destination=currency,
                                 reference_rate=REFERENCE_RATES[currency],
                                 spread_percent=spread, fee_percent=fee)
                  for currency, (spread, fee) in plan.prices.items()]
-    provider = fresh_fx_provider(plan.name, free_port(), corridors, dict(LIQUIDITY_MINOR))
+    provider = fresh_fx_provider(plan.name, free_port(), corridors, dict(LIQUIDITY_MINOR),
+                                 hub_keys=[hub_key])
     provider = provider.model_copy(update={"ledgers": ledgers})
     node_config.write(provider, directory / f"{plan.name}.toml")
     key = provider.key.participant
@@ -221,10 +222,13 @@ def write_configs(directory: Path) -> Manifest:
         pieces += ledger_pieces
     switch = _write_switch(directory)
     pieces.append(_piece(SWITCH, "switch", switch.port, None))
-    providers = [_write_provider(directory, plan, links) for plan in PROVIDERS]
+    # The hub's key first: each provider serves that hub alone.
+    hub = fresh_hub(HUB, free_port())
+    providers = [_write_provider(directory, plan, links, hub.key.participant)
+                 for plan in PROVIDERS]
     pieces += [piece for piece, _ in providers]
     pieces.append(_piece(BRIDGE, "bridge", free_port(), None))  # keyed at each start
-    hub = fresh_hub(HUB, free_port()).model_copy(update={
+    hub = hub.model_copy(update={
         "ledgers": [LedgerSystem(name=plan.system, currency=plan.currency,
                                  url=links[plan.currency].url, key=links[plan.currency].key)
                     for plan in LEDGERS],

@@ -66,6 +66,8 @@ def fx_init(  # noqa: PLR0917 - Typer maps each option to one parameter
     tier: Annotated[list[str] | None, typer.Option(
         help="FROM_MINOR:IMPROVEMENT_PERCENT (repeatable).")] = None,
     quote_valid_s: Annotated[int, typer.Option(help="How long a quote binds.")] = 30,
+    hub_key: Annotated[list[str] | None, typer.Option(
+        help="64 hex digits: a hub this provider serves (repeatable).")] = None,
     directory: Annotated[Path, typer.Option("--dir", help="Where to write NAME.toml.")] = Path(
         "."),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
@@ -80,7 +82,8 @@ def fx_init(  # noqa: PLR0917 - Typer maps each option to one parameter
             source=source, destination=destination, reference_rate=reference_rate,
             spread_percent=spread, fee_percent=fee, fee_minimum_minor=fee_minimum_minor,
             tiers=_tiers(tier or []), quote_valid_s=quote_valid_s)
-        config = fresh_fx_provider(name, port, [corridor], {destination: liquidity_minor})
+        config = fresh_fx_provider(name, port, [corridor], {destination: liquidity_minor},
+                                   hub_keys=hub_key)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         _fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}".lstrip(": "), 2)
@@ -106,12 +109,12 @@ def fx_quote(  # noqa: PLR0917 - Typer maps each option to one parameter
     url: Annotated[str, typer.Option(help="The provider's URL.")],
     source: Annotated[str, typer.Option("--from", help="The currency debited.")],
     destination: Annotated[str, typer.Option("--to", help="The currency credited.")],
+    key_seed: Annotated[str, typer.Option(
+        help="64 hex digits: sign as this hub's key (a provider quotes to its hubs only).")],
     send: Annotated[str | None, typer.Option(
         help="Fix the amount debited, e.g. '1_000_000' (in --from).")] = None,
     receive: Annotated[str | None, typer.Option(
         help="Fix the amount credited, e.g. '8_500' (in --to).")] = None,
-    key_seed: Annotated[str | None, typer.Option(
-        help="64 hex digits: sign as this key (default: a fresh one).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the quote as JSON.")] = False,
     timeout_s: Annotated[float, typer.Option(help="Wait this long.")] = QUOTE_TIMEOUT_S,
 ) -> None:
@@ -123,7 +126,7 @@ def fx_quote(  # noqa: PLR0917 - Typer maps each option to one parameter
     try:
         request = QuoteRequest(source_currency=source, destination_currency=destination,
                                fixed=fixed, amount_minor=to_minor(amount or "", currency))
-        key = KeyPair.from_seed(bytes.fromhex(key_seed)) if key_seed else KeyPair.generate()
+        key = KeyPair.from_seed(bytes.fromhex(key_seed))
     except (MoneyError, ValidationError, ValueError) as error:
         _fail(str(error), 2)
     quote = _ask(url, key, request, timeout_s)

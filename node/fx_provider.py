@@ -5,8 +5,9 @@
 in the destination currency, signs it with the provider's key and keeps it durably before
 answering, so a quote that left the provider can later be honoured or refused by its id, even
 after a restart (`GET /quotes/{id}`, visible to the caller that asked for it alone). Requests are
-signed by the caller's key as on every Earmark node (`node.request_signing`). The hub accepts a
-quote for a payment and reports its legs to the settlement desk (`node.fx_settlement`), which
+signed by the caller's key as on every Earmark node (`node.request_signing`); firm quotes and
+acceptances are for the hubs the provider serves (`hub_keys`) alone. The hub accepts a quote
+for a payment and reports its legs to the settlement desk (`node.fx_settlement`), which
 reserves liquidity, locks the destination and claims the source.
 """
 
@@ -51,7 +52,7 @@ from node.fx_quotes import (
     price_source,
     rate_at,
 )
-from node.fx_settlement import SettlementDesk
+from node.fx_settlement import SettlementDesk, served_hub
 from node.fx_settlement_store import SettlementBook
 from node.http_service import serve_app, service_app
 from node.idempotency import IdempotencyStore
@@ -149,8 +150,8 @@ class FxProviderService:
                              corridors=[self._corridor_rates(c) for c in self.config.corridors])
 
     async def quote(self, call: Call) -> QuoteWire:
-        """POST /quotes: price, check liquidity, sign and keep a quote."""
-        requester = call.signed_by()
+        """POST /quotes: price, check liquidity, sign and keep a quote (for a hub it serves)."""
+        requester = served_hub(self.config, call)
         quote = self.price(call.body(QuoteRequest))
         await self.quotes.keep(quote, requester)
         return quote

@@ -30,6 +30,7 @@ QUOTE_VALID_S_MAX: Final = 3_600  # a quote binds the provider for at most an ho
 MARGIN_S_MAX: Final = 24 * 3600  # a bank refuses a lock deadline further ahead than a day
 POLL_INTERVAL_S_MAX: Final = 60.0
 LINKS_MAX: Final = 64  # ledgers or chain routes one provider settles on
+HUBS_MAX: Final = 16  # hub keys one provider serves
 
 
 class TierConfig(BaseModel):
@@ -113,6 +114,9 @@ class FxProviderConfig(BaseModel):
     accounts: dict[Currency, Account] = Field(default_factory=dict)  # where it is paid
     corridors: list[CorridorConfig] = Field(min_length=1, max_length=CORRIDORS_MAX)
     liquidity_minor: dict[Currency, Annotated[int, Field(ge=0, le=AMOUNT_MINOR_MAX)]]
+    # The hubs the provider serves, by key: only they get firm quotes and may accept them, so
+    # no one else can have it sign and store quotes or reserve its liquidity.
+    hub_keys: list[Hex64] = Field(default_factory=list, max_length=HUBS_MAX)
     # Settlement (node.fx_settlement): the ledgers by currency, the chain routes by the system
     # name the hub gives them, and the deadlines' room.
     ledgers: dict[Currency, LedgerLink] = Field(default_factory=dict, max_length=LINKS_MAX)
@@ -149,9 +153,9 @@ def load_fx_provider(path: Path) -> FxProviderConfig:
 
 
 def fresh_fx_provider(name: str, port: int, corridors: list[CorridorConfig],
-                      liquidity_minor: dict[str, int], *, host: str = "127.0.0.1",
-                      database: str | None = None) -> FxProviderConfig:
-    """A new configuration with a fresh random key."""
+                      liquidity_minor: dict[str, int], *, hub_keys: list[str] | None = None,
+                      host: str = "127.0.0.1", database: str | None = None) -> FxProviderConfig:
+    """A new configuration with a fresh random key, serving the hubs of `hub_keys`."""
     return FxProviderConfig(name=name, key_seed=os.urandom(32).hex(), host=host, port=port,
                             database=database or f"sqlite:///{name}.db", corridors=corridors,
-                            liquidity_minor=liquidity_minor)
+                            liquidity_minor=liquidity_minor, hub_keys=hub_keys or [])

@@ -159,7 +159,7 @@ class SettlementDesk:
 
     async def accept(self, call: Call) -> AcceptanceWire:
         """POST /acceptances: reserve the quote's credit for the payment, or refuse."""
-        request, requester = call.body(AcceptanceRequest), call.signed_by()
+        request, requester = call.body(AcceptanceRequest), served_hub(self.config, call)
         quote = await self._quotes.find(request.quote_id, requester)
         if quote is None:
             raise not_found("quote")
@@ -514,6 +514,17 @@ class SettlementDesk:
 
     def _wallet(self, currency: str) -> LedgerWallet:
         return LedgerWallet(self.ledgers[currency], self.config.name, ROLE)
+
+
+def served_hub(config: FxProviderConfig, call: Call) -> str:
+    """The caller's key if it is a hub the provider serves (`hub_keys`); else 403
+    `caller_not_accepted`, decided before anything is looked up, so that the refusal tells
+    nothing of what exists."""
+    caller = call.signed_by()
+    if caller not in config.hub_keys:
+        raise NodeError(403, "caller_not_accepted", "Forbidden", f"{config.name} gives firm "
+                        "quotes to, and takes acceptances from, the hubs it serves only")
+    return caller
 
 
 def _source_problem(row: Settlement, note: NoteWire, lock: LockWire) -> str:

@@ -94,7 +94,8 @@ def provider_key(name: str) -> KeyPair:
 
 
 def provider_config(folder: Path, name: str, central_url: str) -> FxProviderConfig:
-    """`name`'s corridors KHR -> KZT and KHR -> THB at its prices, settling on the ledger."""
+    """`name`'s corridors KHR -> KZT and KHR -> THB at its prices for the hub, settling on the
+    ledger."""
     rate, fee, _agent = PROVIDERS[name]
     corridors = [CorridorConfig(source="KHR", destination=target, reference_rate=reference,
                                 spread_percent="0.2", fee_percent=fee, quote_valid_s=20)
@@ -103,7 +104,8 @@ def provider_config(folder: Path, name: str, central_url: str) -> FxProviderConf
     return FxProviderConfig(
         name=name, key_seed=hashlib.sha256(name.encode()).hexdigest(), port=0,
         database=f"sqlite:///{folder / (name + '.db')}", corridors=corridors,
-        liquidity_minor=dict(LIQUIDITY), ledgers={"KHR": link, "KZT": link}, margin_s=1,
+        liquidity_minor=dict(LIQUIDITY), hub_keys=[HUB.participant],
+        ledgers={"KHR": link, "KZT": link}, margin_s=1,
         window_min_s=1, poll_interval_s=0.1)
 
 

@@ -25,10 +25,12 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 
 from engine.keys import KeyPair, verify
 from node.client import ClientError
 from node.config import write
+from node.database import open_database
 from node.fx_messages import QuoteRequest, quote_signing_bytes
 from node.fx_provider import build_fx_app
 from node.fx_provider_config import (
@@ -41,9 +43,11 @@ from node.fx_provider_config import (
 from node.fx_quotes import Fixed
 from node.processes import free_port
 from node.quote_selection import FxClient
+from node.tables import FX_QUOTES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-HUB = KeyPair.from_seed(b"\x11" * 32)
+HUB_SEED = b"\x11" * 32
+HUB = KeyPair.from_seed(HUB_SEED)
 STRANGER = KeyPair.from_seed(b"\x12" * 32)
 NOW_S = 1_780_000_000
 PROCESS_READY_S = 30.0
@@ -59,8 +63,9 @@ def khr_thb() -> CorridorConfig:
 
 
 def provider_config(tmp_path: Path, name: str = "acleda-fx", port: int = 0) -> FxProviderConfig:
-    """A provider serving KHR -> THB with 100 000.00 THB of liquidity per quote."""
+    """A provider serving KHR -> THB to the hub with 100 000.00 THB of liquidity."""
     return fresh_fx_provider(name, port, [khr_thb()], {"THB": 10_000_000},
+                             hub_keys=[HUB.participant],
                              database=f"sqlite:///{tmp_path / name}.db")
 
 
@@ -184,6 +189,34 @@ def test_a_quote_request_must_be_signed(tmp_path: Path) -> None:
     run(scenario)
 
 
+def test_a_stranger_gets_no_firm_quote(tmp_path: Path) -> None:
+    """A signed caller that is not a hub the provider serves is refused a firm quote with 403
+    `caller_not_accepted`, and nothing is kept for it; the hub is served."""
+    config = provider_config(tmp_path)
+
+    async def scenario() -> None:
+        async with provider(config) as url, FxClient(url, STRANGER) as stranger:
+            with pytest.raises(ClientError) as refused:
+                await stranger.quote(source_fixed(100_000_000))
+            async with FxClient(url, HUB) as hub:
+                served = await hub.quote(source_fixed(100_000_000))
+        assert (refused.value.status, refused.value.code) == (403, "caller_not_accepted")
+        assert served.destination.amount_minor == 868_013
+        assert kept_quotes(config) == [served.id]
+
+    run(scenario)
+
+
+def kept_quotes(config: FxProviderConfig) -> list[str]:
+    """The ids of the quotes the provider's database holds."""
+    engine = open_database(config.database)
+    try:
+        with engine.connect() as db:
+            return list(db.scalars(select(FX_QUOTES.c.id)))
+    finally:
+        engine.dispose()
+
+
 def test_issued_quotes_survive_a_restart_and_stay_private(tmp_path: Path) -> None:
     """A quote issued before a restart is read back by its id after it; another caller and an
     unknown id get the same 404."""
@@ -279,7 +312,8 @@ def test_earmark_fx_run_serves_a_quote_until_sigterm(tmp_path: Path) -> None:
         _wait_ready(process, url, log)
         asked = subprocess.run(
             [sys.executable, "-m", "node.cli", "fx", "quote", "--url", url, "--from", "KHR",
-             "--to", "THB", "--send", "1_000_000", "--json"], cwd=REPO_ROOT,
+             "--to", "THB", "--send", "1_000_000", "--key-seed", HUB_SEED.hex(), "--json"],
+            cwd=REPO_ROOT,
             capture_output=True, text=True, timeout=PROCESS_READY_S, check=False)
     finally:
         process.send_signal(signal.SIGTERM)

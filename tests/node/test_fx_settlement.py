@@ -50,7 +50,7 @@ from node.ledger_wallet import LedgerWallet
 from node.messages import NotesQuery, RegisterParticipant, SettlementRequest, TransactionBatch
 
 PROVIDER = key("acleda-fx")
-HUB, STRANGER = key("hub"), key("stranger")
+HUB, OTHER_HUB, STRANGER = key("hub"), key("other-hub"), key("stranger")
 PROVIDER_FLOAT_KZT = 1_000_000  # what aba pays the provider to lock destinations from
 LIQUIDITY_KZT = 100_000
 MARGIN_S, WINDOW_S = 2, 1
@@ -128,6 +128,7 @@ def provider_config(folder: Path, central_url: str, **settings: Any) -> FxProvid
     link = LedgerLink(url=central_url, key=CENTRAL.participant)
     values: dict[str, Any] = {
         "corridors": [KHR_KZT], "liquidity_minor": {"KZT": LIQUIDITY_KZT},
+        "hub_keys": [HUB.participant, OTHER_HUB.participant],
         "ledgers": {"KHR": link, "KZT": link}, "margin_s": MARGIN_S, "window_min_s": WINDOW_S,
         "poll_interval_s": 60, **settings}
     return FxProviderConfig(name="acleda-fx", key_seed=hashlib.sha256(b"acleda-fx").hexdigest(),
@@ -229,7 +230,7 @@ NOTE_ROUTE = "/notes/{note_id}"
 
 
 def test_acceptance_refuses_expired_foreign_taken_tight_and_too_large(tmp_path: Path) -> None:
-    """Each refusal of POST /acceptances has its code: another caller's quote, a quote accepted
+    """Each refusal of POST /acceptances has its code: another hub's quote, a quote accepted
     for another payment (while the same payment again is answered the same), deadlines without
     the margin or the window, more than the liquidity left, and a quote past its expiry by the
     provider's clock."""
@@ -237,8 +238,8 @@ def test_acceptance_refuses_expired_foreign_taken_tight_and_too_large(tmp_path: 
         hub = made.hub()
         quote = await made.quote()
         payment = terms(quote, ledger_to(key("bob")))
-        stranger = await made.hub(STRANGER).post("/acceptances", payment.body)
-        assert (stranger.status, stranger.body["code"]) == (404, "not_found")
+        foreign = await made.hub(OTHER_HUB).post("/acceptances", payment.body)
+        assert (foreign.status, foreign.body["code"]) == (404, "not_found")
         first = await hub.post("/acceptances", payment.body)
         again = await hub.post("/acceptances", payment.body)
         assert first.status == again.status == 201
@@ -267,6 +268,28 @@ def test_acceptance_refuses_expired_foreign_taken_tight_and_too_large(tmp_path: 
         stale.body.update(source_deadline_s=now_s + 700, destination_deadline_s=now_s + 400)
         refused = await hub.post("/acceptances", stale.body)
         assert (refused.status, refused.body["code"]) == (422, "quote_expired")
+
+    run(tmp_path, scenario)
+
+
+def test_a_stranger_can_neither_quote_nor_accept_nor_learn_what_exists(tmp_path: Path) -> None:
+    """The finding of issue 21: a key that is not a hub the provider serves asked firm quotes
+    and accepted them until the liquidity was locked up. Now it gets 403 `caller_not_accepted`
+    for both, the same answer for a quote that exists and one that does not, and nothing is
+    reserved: the hub's acceptance of the whole liquidity still fits."""
+    async def scenario(made: World) -> None:
+        stranger = made.hub(STRANGER)
+        quoted = await stranger.post("/quotes", {
+            "source_currency": "KHR", "destination_currency": "KZT", "fixed": "destination",
+            "amount_minor": PAYMENT_KZT})
+        existing = terms(await made.quote(), ledger_to(key("bob")))
+        unknown = terms({"id": "0" * 32}, ledger_to(key("bob")))
+        refusals = [await stranger.post("/acceptances", t.body) for t in (existing, unknown)]
+        for refused in (quoted, *refusals):
+            assert (refused.status, refused.body["code"]) == (403, "caller_not_accepted")
+        assert refusals[0].body == refusals[1].body
+        whole = terms(await made.quote(LIQUIDITY_KZT), ledger_to(key("bob")))
+        assert (await made.hub().post("/acceptances", whole.body)).status == 201
 
     run(tmp_path, scenario)
 

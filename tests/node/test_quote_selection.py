@@ -56,9 +56,9 @@ def corridor(source: str, destination: str, reference: str, spread: str,
 
 
 def config(tmp_path: Path, name: str, *corridors: CorridorConfig) -> FxProviderConfig:
-    """A provider of `corridors` with ample liquidity in every destination."""
+    """A provider of `corridors` for the hub, with ample liquidity in every destination."""
     liquidity = {c.destination: 10**15 for c in corridors}
-    return fresh_fx_provider(name, 0, list(corridors), liquidity,
+    return fresh_fx_provider(name, 0, list(corridors), liquidity, hub_keys=[HUB.participant],
                              database=f"sqlite:///{tmp_path / name}.db")
 
 
