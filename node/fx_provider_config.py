@@ -20,6 +20,7 @@ from engine.keys import KeyPair
 from node.config import Hex64, Name, database_near, read
 from node.fx_messages import CORRIDORS_MAX
 from node.fx_quotes import AMOUNT_MINOR_MAX, TIERS_MAX, Pricing, Tier
+from node.hub_config import WINDOW_S_MAX
 from node.messages import Account, Currency, TokenWire
 
 # Rates are published to at most 12 decimals and percentages to 4, so every rate the arithmetic
@@ -27,7 +28,11 @@ from node.messages import Account, Currency, TokenWire
 RateText = Annotated[str, Field(pattern=r"^[0-9]{1,12}(\.[0-9]{1,12})?$")]
 PercentText = Annotated[str, Field(pattern=r"^[0-9]{1,2}(\.[0-9]{1,4})?$")]
 QUOTE_VALID_S_MAX: Final = 3_600  # a quote binds the provider for at most an hour
-MARGIN_S_MAX: Final = 24 * 3600  # a bank refuses a lock deadline further ahead than a day
+# The furthest source deadline an acceptance may ask, in seconds from now: a hub's longest
+# source window (a day; a bank refuses a lock deadline further ahead). Further, a reservation
+# would hold the provider's liquidity for a payment that no bank would lock.
+SOURCE_DEADLINE_S_MAX: Final = WINDOW_S_MAX
+MARGIN_S_MAX: Final = WINDOW_S_MAX  # a margin longer than any source deadline leaves no window
 POLL_INTERVAL_S_MAX: Final = 60.0
 LINKS_MAX: Final = 64  # ledgers or chain routes one provider settles on
 HUBS_MAX: Final = 16  # hub keys one provider serves

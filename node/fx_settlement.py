@@ -48,7 +48,7 @@ from node.api import Api, Call
 from node.client import NO_ANSWER, ClientError, NodeClient
 from node.errors import NodeError, conflict, not_found, unprocessable
 from node.fx_messages import QuoteWire
-from node.fx_provider_config import FxProviderConfig
+from node.fx_provider_config import SOURCE_DEADLINE_S_MAX, FxProviderConfig
 from node.fx_settlement_store import Settlement, SettlementBook
 from node.ledger_wallet import LedgerWallet
 from node.messages import (
@@ -174,11 +174,16 @@ class SettlementDesk:
         return self._acceptance(await self.book.reserve(row, liquidity))
 
     def _check_terms(self, quote: QuoteWire, request: AcceptanceRequest) -> None:
-        """The quote is still firm, the deadlines leave the provider room, the route exists."""
+        """The quote is still firm, the deadlines are near enough and leave the provider room,
+        the route exists."""
         now_s = int(self._clock())
         if now_s >= quote.expires_at_s:
             raise unprocessable("quote_expired", f"quote {quote.id} expired at "
                                 f"{quote.expires_at_s}")
+        if request.source_deadline_s > now_s + SOURCE_DEADLINE_S_MAX:
+            raise unprocessable("source_deadline_too_far", f"the source deadline is at most "
+                                f"{SOURCE_DEADLINE_S_MAX} s from now, not "
+                                f"{request.source_deadline_s - now_s} s")
         latest = request.source_deadline_s - self.config.margin_s
         earliest = now_s + self.config.window_min_s
         if not earliest <= request.destination_deadline_s <= latest:

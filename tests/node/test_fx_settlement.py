@@ -45,7 +45,13 @@ from engine.keys import KeyPair
 from engine.model import HashLock
 from node.client import NO_ANSWER, ClientError, NodeClient
 from node.fx_provider import FxProviderService, fx_app
-from node.fx_provider_config import ChainRoute, CorridorConfig, FxProviderConfig, LedgerLink
+from node.fx_provider_config import (
+    SOURCE_DEADLINE_S_MAX,
+    ChainRoute,
+    CorridorConfig,
+    FxProviderConfig,
+    LedgerLink,
+)
 from node.ledger_wallet import LedgerWallet
 from node.messages import NotesQuery, RegisterParticipant, SettlementRequest, TransactionBatch
 
@@ -290,6 +296,22 @@ def test_a_stranger_can_neither_quote_nor_accept_nor_learn_what_exists(tmp_path:
         assert refusals[0].body == refusals[1].body
         whole = terms(await made.quote(LIQUIDITY_KZT), ledger_to(key("bob")))
         assert (await made.hub().post("/acceptances", whole.body)).status == 201
+
+    run(tmp_path, scenario)
+
+
+def test_a_source_deadline_further_than_a_day_is_refused(tmp_path: Path) -> None:
+    """The finding's acceptances asked a source deadline ten years ahead, holding liquidity
+    for as long: one further than `SOURCE_DEADLINE_S_MAX` (a day) is refused with
+    `source_deadline_too_far` and reserves nothing; one a minute within it is accepted."""
+    async def scenario(made: World) -> None:
+        ten_years = terms(await made.quote(LIQUIDITY_KZT), ledger_to(key("bob")),
+                          source_in_s=10 * 365 * 86_400, destination_in_s=300)
+        refused = await made.hub().post("/acceptances", ten_years.body)
+        assert (refused.status, refused.body["code"]) == (422, "source_deadline_too_far")
+        within = terms(await made.quote(LIQUIDITY_KZT), ledger_to(key("bob")),
+                       source_in_s=SOURCE_DEADLINE_S_MAX - 60, destination_in_s=300)
+        assert (await made.hub().post("/acceptances", within.body)).status == 201
 
     run(tmp_path, scenario)
 
