@@ -43,6 +43,7 @@ class BatchView:
     deltas: dict[UsageKey, int] = field(default_factory=dict)
     held_deltas: dict[tuple[str, ParticipantId], int] = field(default_factory=dict)
     stored_held: dict[tuple[str, ParticipantId], int] = field(default_factory=dict)
+    outstanding_deltas: dict[tuple[str, TokenRef | None], int] = field(default_factory=dict)
 
     @classmethod
     def prefetch(cls, store: SqlStore, batch: Sequence[SignedTransaction]) -> BatchView:
@@ -91,17 +92,28 @@ class BatchView:
             held = self._held(token, receiver)
         return usage_of(keys, totals, held)
 
+    def outstanding(self, currency: str, token: TokenRef | None) -> int:
+        """The store's outstanding amount of this kind of money plus this batch's changes
+        (read when asked: only an issue asks)."""
+        kind = (currency, token)
+        return self.store.outstanding(currency, token) + self.outstanding_deltas.get(kind, 0)
+
     def add(self, accepted: Accepted) -> None:
         """Count an accepted transaction into the view."""
         self.accepted.append(accepted)
         self.accepted_ids.add(accepted.signed.id)
         for note in accepted.spent:
             self.spent.add(note.id)
-            self._count_held(note, -note.amount_minor)
+            self._count(note, -note.amount_minor)
         for note in accepted.created:
             self.created[note.id] = note
-            self._count_held(note, note.amount_minor)
+            self._count(note, note.amount_minor)
         add_usage(self.deltas, accepted)
+
+    def _count(self, note: Note, amount_minor: int) -> None:
+        kind = (note.currency, note.token)
+        self.outstanding_deltas[kind] = self.outstanding_deltas.get(kind, 0) + amount_minor
+        self._count_held(note, amount_minor)
 
     def _count_held(self, note: Note, amount_minor: int) -> None:
         if note.token is not None:

@@ -31,12 +31,15 @@ INPUTS_MAX: Final = 64  # notes spent by one transaction
 OUTPUTS_MAX: Final = 64  # notes created by one transaction
 TEXT_CHARS_MAX: Final = 256  # any id, name or nonce inside a transaction
 INTEGER_MAX: Final = 2**63 - 1  # every whole number fits the stores' signed 64-bit columns
+# What may be outstanding of one kind of money (plain money of a currency, or one token): an
+# issue beyond it is refused, so any one owner's or kind's total fits a 64-bit column too.
+SUPPLY_MAX_MINOR: Final = INTEGER_MAX
 
 
 def to_wire(transaction: Transaction) -> dict[str, Any]:
     """The transaction as plain JSON values.
 
-    Fields added after v1 (`preimage`, an output's `lock`) appear only when set, so every
+    Fields added after v1 (`preimage`, `memo`, an output's `lock`) appear only when set, so every
     transaction without them keeps the bytes, and therefore the id, it always had."""
     wire = {
         "operation": transaction.operation,
@@ -51,6 +54,8 @@ def to_wire(transaction: Transaction) -> dict[str, Any]:
     }
     if transaction.preimage is not None:
         wire["preimage"] = transaction.preimage
+    if transaction.memo is not None:
+        wire["memo"] = transaction.memo
     return wire
 
 
@@ -184,7 +189,7 @@ def _transaction(data: dict[str, Any]) -> Transaction:
     inputs = tuple(NoteId(_text({"input": i}, "input")) for i in _list(data, "inputs", INPUTS_MAX))
     outputs = tuple(_decode_output(_mapping(o, "output"))
                     for o in _list(data, "outputs", OUTPUTS_MAX))
-    quote, preimage = data.get("quote"), data.get("preimage")
+    quote, preimage, memo = data.get("quote"), data.get("preimage"), data.get("memo")
     return Transaction(
         operation=_text(data, "operation", OPERATIONS),
         inputs=inputs,
@@ -196,6 +201,7 @@ def _transaction(data: dict[str, Any]) -> Transaction:
         channel=_text(data, "channel", CHANNELS),
         quote=_decode_quote(_mapping(quote, "quote")) if quote is not None else None,
         preimage=_text(data, "preimage") if preimage is not None else None,
+        memo=_text(data, "memo") if memo is not None else None,
     )
 
 

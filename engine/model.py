@@ -2,16 +2,22 @@
 
 Money lives in notes (the token model of the Digital Tenge pilot and e-CNY). A transaction spends
 whole input notes and creates output notes; a note of an earmarked token carries a reference to
-the deployed contract and token whose policy governs it. The parties' facts (role, KYC tier,
-merchant category…) travel in the transaction and are attested by the sender's bank co-signature.
+the deployed contract and token whose policy governs it. A transaction may state the parties'
+facts (role, KYC tier, merchant category…), but the ledger believes only the registrations
+(`engine.participants`): stated facts must equal them, and `NO_FACTS` states none.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from dsl.facts import Party, Quote
 from engine.ids import ContractHash, NoteId, ParticipantId, TxId
+
+# A transaction's sender or receiver that states no facts: the notary reads them from the
+# registrations. (Its empty id is never a registered party's.)
+NO_FACTS: Final = Party()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,7 @@ class Transaction:
     channel: str = "online"
     quote: Quote | None = None
     preimage: str | None = None  # hex; reveals the secret that claims hash-locked inputs
+    memo: str | None = None  # for the receiver's systems (a bridge's chain address); no fact
 
 
 @dataclass(frozen=True, slots=True)

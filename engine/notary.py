@@ -5,10 +5,12 @@ that read no state (shape, id, signatures, and the banks' batch endorsements) ru
 of threads: Ed25519 verification in libsodium releases the GIL, so they use every core. Then, in
 order, each transaction is validated against the store plus what earlier transactions of the batch
 spent, created and used (`BatchView`, read from the store in a few queries for the whole batch).
-Last, one database commit writes the batch, on a writer thread, while the next batch's signatures
-are verified. If another process spent a note first, the database's spent set refuses the batch
-and the notary commits it again one transaction at a time, so exactly one spender wins. A
-transaction already committed is answered from the store: retries change nothing.
+The parties' registrations are read for the whole batch at once too: the participants are held
+in memory, and the customers that the batch's notes and outputs name are asked of the `Directory`
+in one call. Last, one database commit writes the batch, on a writer thread, while the next
+batch's signatures are verified. If another process spent a note first, the database's spent set
+refuses the batch and the notary commits it again one transaction at a time, so exactly one
+spender wins. A transaction already committed is answered from the store: retries change nothing.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from engine.encoding import endorsing_bytes
 from engine.errors import EngineError, Refusal, ResultCode
 from engine.ids import ParticipantId, TxId
 from engine.keys import verify
-from engine.model import Endorsement, SignedTransaction
-from engine.participants import Registry
+from engine.model import Endorsement, HashLock, Note, SignedTransaction
+from engine.participants import NO_CUSTOMERS, Directory, Registry
 from engine.store import SqlStore
 from engine.validate import Accepted, check_signed, validate, validate_state
 
@@ -76,9 +78,11 @@ class Notary:
     """Validates and commits; the store's spent set is the truth."""
 
     def __init__(self, store: SqlStore, registry: Registry,
-                 clock: Callable[[], float] = time.time, workers: int | None = None) -> None:
+                 clock: Callable[[], float] = time.time, workers: int | None = None,
+                 directory: Directory = NO_CUSTOMERS) -> None:
         self.store = store
         self.registry = registry
+        self.directory = directory
         self.clock = clock
         self.workers = workers or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="notary-verify")
@@ -138,12 +142,24 @@ class Notary:
             Outcome(s.id, None, replayed=True) if s.id in known and known[s.id].committed
             else Outcome(s.id, refusal) if refusal is not None else None
             for s, refusal in zip(batch, checked.refusals, strict=True)]
-        view = BatchView.prefetch(self.store, [s for s, o in zip(batch, outcomes, strict=True)
-                                               if o is None])
+        pending = [s for s, o in zip(batch, outcomes, strict=True) if o is None]
+        view = BatchView.prefetch(self.store, pending)
+        notes = [stored for stored, _ in view.stored_notes.values()]
+        registry = self._registry_for(pending, notes)
         for i, signed in enumerate(batch):
             if outcomes[i] is None:
-                outcomes[i] = self._validate_in(view, signed, checked.now_s, checked.endorsers)
+                outcomes[i] = self._validate_in(view, registry, signed, checked.now_s,
+                                                checked.endorsers)
         return _Staged(checked, view, _all(outcomes))
+
+    def _registry_for(self, batch: Sequence[SignedTransaction],
+                      notes: Iterable[Note]) -> Registry:
+        """The registry with the customers among the keys that `batch` and its input `notes`
+        name, read in one call."""
+        keys = {key for note in notes for key in (note.owner, *_refund(note.lock))}
+        keys.update(key for signed in batch for output in signed.transaction.outputs
+                    for key in (output.owner, *_refund(output.lock)))
+        return self.registry.knowing(self.directory.customers(keys) if keys else {})
 
     def _commit(self, staged: _Staged) -> list[Outcome]:
         """The durable stage, on the writer thread."""
@@ -159,11 +175,11 @@ class Notary:
                     for s, o in zip(checked.batch, staged.outcomes, strict=True)]
         return staged.outcomes
 
-    def _validate_in(self, view: BatchView, signed: SignedTransaction, now_s: int,
-                     endorsers: dict[TxId, frozenset[ParticipantId]]) -> Outcome:
+    def _validate_in(self, view: BatchView, registry: Registry, signed: SignedTransaction,
+                     now_s: int, endorsers: dict[TxId, frozenset[ParticipantId]]) -> Outcome:
         if signed.id in view.accepted_ids:
             return Outcome(signed.id, None, replayed=True)  # a copy earlier in this batch
-        result = validate_state(signed, view, self.registry, now_s,
+        result = validate_state(signed, view, registry, now_s,
                                 endorsers.get(signed.id, _NO_ENDORSERS))
         if not isinstance(result, Accepted):
             return Outcome(signed.id, result)
@@ -201,7 +217,9 @@ class Notary:
         now_s = int(self.clock())
         if self.store.results([signed.id]).get(signed.id):
             return Outcome(signed.id, None, replayed=True)
-        result = validate(signed, self.store, self.registry, now_s, endorsers)
+        notes = [note for note, _ in self.store.notes(signed.transaction.inputs).values()]
+        result = validate(signed, self.store, self._registry_for([signed], notes), now_s,
+                          endorsers)
         if not isinstance(result, Accepted):
             return Outcome(signed.id, result)
         try:
@@ -220,6 +238,10 @@ def _endorsers_by_transaction(endorsements: Sequence[Endorsement]) -> dict[
         for tx_id in endorsement.tx_ids:
             found.setdefault(tx_id, set()).add(endorsement.signer)
     return {tx_id: frozenset(signers) for tx_id, signers in found.items()}
+
+
+def _refund(lock: HashLock | None) -> tuple[ParticipantId, ...]:
+    return (lock.refund_to,) if lock is not None else ()
 
 
 def _all(outcomes: list[Outcome | None]) -> list[Outcome]:

@@ -11,9 +11,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -50,6 +61,13 @@ _TRANSACTIONS = TransactionRow.__table__  # type: ignore[attr-defined]
 _USAGE = UsageRow.__table__  # type: ignore[attr-defined]
 _CONTRACTS = ContractRow.__table__  # type: ignore[attr-defined]
 _ENDORSEMENTS = EndorsementRow.__table__  # type: ignore[attr-defined]
+# SQLite's SUM stops with "integer overflow" past 2**63 - 1, which the notes of one owner or
+# token pass on a ledger the verifier is to judge (or one from before the supply cap). Each
+# amount's high and low 32 bits are summed apart instead: both partial sums stay within 64 bits
+# for up to SPLIT_SUM_ROWS_MAX rows, and Python joins them exactly. PostgreSQL sums a bigint as
+# a numeric, so there the bound does not apply.
+_LOW_BITS: Final = 32
+SPLIT_SUM_ROWS_MAX: Final = 2**31  # rows one SQLite total adds without overflow
 _NOTES_WITH_SPENDER = select(_NOTES, _SPENT.c.tx_id).select_from(
     _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id))
 # A participant reads a note by id on every payment it settles, and the notary the notes and
@@ -73,6 +91,18 @@ def _notes_of(of_currency: bool, include_spent: bool) -> Select[Any]:
 
 _NOTES_OF = {(of_currency, spent): _notes_of(of_currency, spent)
              for of_currency in (False, True) for spent in (False, True)}
+
+
+def split_sum(amounts: ColumnElement[int]) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """SUM(`amounts`) as two columns, the sums of their high and of their low 32 bits, which
+    `joined_sum` adds exactly: no overflow past 2**63 - 1 on SQLite (0 when there are no rows)."""
+    return (func.coalesce(func.sum(amounts.op(">>")(literal_column(str(_LOW_BITS)))), 0),
+            func.coalesce(func.sum(amounts.op("&")(literal_column(str(2**_LOW_BITS - 1)))), 0))
+
+
+def joined_sum(high: int | Decimal, low: int | Decimal) -> int:
+    """The exact total of the two partial sums that `split_sum` selects."""
+    return (int(high) << _LOW_BITS) + int(low)
 
 
 class ContractRefused(EngineError):
@@ -201,21 +231,32 @@ class SqlStore:
 
     def held(self, token: TokenRef, owner: ParticipantId) -> int:
         """What `owner` holds of `token` now, unspent."""
-        query = select(func.coalesce(func.sum(_NOTES.c.amount_minor), 0)).select_from(
+        query = select(*split_sum(_NOTES.c.amount_minor)).select_from(
             _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
             _NOTES.c.owner == owner, _NOTES.c.token_contract == token.contract,
             _NOTES.c.token_name == token.token, _SPENT.c.tx_id.is_(None))
         with self.engine.connect() as db:
-            return int(db.execute(query).scalar() or 0)
+            return joined_sum(*db.execute(query).one())
 
     def supply(self, token: TokenRef) -> int:
         """What is outstanding of `token`: every unspent note of it, summed."""
-        query = select(func.coalesce(func.sum(_NOTES.c.amount_minor), 0)).select_from(
+        query = select(*split_sum(_NOTES.c.amount_minor)).select_from(
             _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
             _NOTES.c.token_contract == token.contract, _NOTES.c.token_name == token.token,
             _SPENT.c.tx_id.is_(None))
         with self.engine.connect() as db:
-            return int(db.execute(query).scalar() or 0)
+            return joined_sum(*db.execute(query).one())
+
+    def outstanding(self, currency: str, token: TokenRef | None) -> int:
+        """What is outstanding of plain money (`token` None) or of a token, in `currency`: its
+        unspent notes, summed (an issue reads it to keep within the supply cap)."""
+        kind = (_NOTES.c.token_contract.is_(None) if token is None else
+                (_NOTES.c.token_contract == token.contract) & (_NOTES.c.token_name == token.token))
+        query = select(*split_sum(_NOTES.c.amount_minor)).select_from(
+            _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
+            _NOTES.c.currency == currency, kind, _SPENT.c.tx_id.is_(None))
+        with self.engine.connect() as db:
+            return joined_sum(*db.execute(query).one())
 
     def results(self, ids: Iterable[TxId]) -> dict[TxId, StoredResult]:
         """What was answered before for any of these transaction ids."""
@@ -248,14 +289,15 @@ class SqlStore:
     def balances_of(self, owner: ParticipantId) -> list[tuple[str, TokenRef | None, int, int]]:
         """An owner's unspent (currency, token, total, number of notes), plain money first."""
         query = select(_NOTES.c.currency, _NOTES.c.token_contract, _NOTES.c.token_name,
-                       func.sum(_NOTES.c.amount_minor), func.count()).select_from(
+                       func.count(), *split_sum(_NOTES.c.amount_minor)).select_from(
             _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
             _NOTES.c.owner == owner, _SPENT.c.tx_id.is_(None)).group_by(
             _NOTES.c.currency, _NOTES.c.token_contract, _NOTES.c.token_name)
         with self.engine.connect() as db:
             rows = db.execute(query).all()
         found = [(currency, TokenRef(ContractHash(contract), name) if contract else None,
-                  int(total), int(count)) for currency, contract, name, total, count in rows]
+                  joined_sum(high, low), int(count))
+                 for currency, contract, name, count, high, low in rows]
         return sorted(found, key=lambda b: (b[0], b[1] is not None,
                                             (b[1].contract, b[1].token) if b[1] else ("", "")))
 
@@ -306,15 +348,15 @@ class SqlStore:
     def table_balances(self) -> dict[tuple[str, str, str], int]:
         """Unspent totals by (owner, currency, token) from the notes and spent tables."""
         query = select(_NOTES.c.owner, _NOTES.c.currency, _NOTES.c.token_contract,
-                       _NOTES.c.token_name, func.sum(_NOTES.c.amount_minor)).select_from(
+                       _NOTES.c.token_name, *split_sum(_NOTES.c.amount_minor)).select_from(
             _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
             _SPENT.c.tx_id.is_(None)).group_by(_NOTES.c.owner, _NOTES.c.currency,
                                                _NOTES.c.token_contract, _NOTES.c.token_name)
         balances = {}
         with self.engine.connect() as db:
-            for owner, currency, contract, name, total in db.execute(query):
+            for owner, currency, contract, name, high, low in db.execute(query):
                 token = f"{contract}/{name}" if contract else ""
-                balances[(owner, currency, token)] = int(total)
+                balances[(owner, currency, token)] = joined_sum(high, low)
         return balances
 
     def committed_bodies(self) -> Iterable[tuple[TxId, bytes]]:

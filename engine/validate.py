@@ -2,9 +2,16 @@
 
 Each step refuses with its own result code, and the first refusal wins (`ResultCode` lists the
 order): malformed → bad_signature → note_unknown → note_already_spent → not_authorised →
-not_conserved → token_change_not_allowed → contract_unknown → the contract's decision
-(note_expired, purpose_not_allowed, limit_exceeded). Validation reads the ledger through
-`LedgerView` and changes nothing; the notary commits what it accepts.
+party_unregistered → facts_not_attested → not_conserved → supply_cap_exceeded →
+token_change_not_allowed → contract_unknown → the contract's decision (note_expired,
+purpose_not_allowed, limit_exceeded). Validation reads the ledger through `LedgerView` and the
+registrations through `Registry`, and changes nothing; the notary commits what it accepts.
+
+What it believes (docs/ledger.md, "Trust model"): who sends is whoever may spend the input
+notes, and who receives is the owner of the outputs; their facts are their registrations, never
+what the transaction states. A customer's notes move only with her bank's signature, decided by
+who owns them, not by what the transaction says. Plain money is created by the central bank's
+`issue` and destroyed by its `redeem` alone; a bridged token never turns into plain money.
 """
 
 from __future__ import annotations
@@ -17,18 +24,17 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from dsl.evaluate import CompiledPolicy, Decision, Ground
-from dsl.facts import Facts, Usage
+from dsl.facts import Facts, Party, Usage
 from dsl.money import is_currency
-from engine.encoding import INTEGER_MAX, note_id, signing_bytes, transaction_id
+from engine.encoding import INTEGER_MAX, SUPPLY_MAX_MINOR, note_id, signing_bytes, transaction_id
 from engine.errors import Refusal, ResultCode, TransactionRefused
 from engine.ids import NoteId, ParticipantId, TxId
 from engine.keys import verify
-from engine.model import Note, Output, SignedTransaction, TokenRef, Transaction
+from engine.model import NO_FACTS, Note, Output, SignedTransaction, TokenRef, Transaction
 from engine.participants import Registry
 
 CLOCK_SKEW_MAX_S: Final = 300  # how far a transaction's time may be from the notary's
 SIGNATURES_MAX: Final = 16
-CUSTOMER_ROLES: Final = frozenset({"individual", "merchant"})
 _NEW_MONEY: Final = frozenset({"issue"})
 _DESTROYS_MONEY: Final = frozenset({"redeem"})
 _CREATES_TOKEN: Final = frozenset({"label", "issue"})  # issue: of a bridged token only
@@ -49,6 +55,10 @@ class LedgerView(Protocol):
     def usage(self, token: TokenRef, transaction: Transaction,
               owner: ParticipantId) -> Usage:
         """Totals for the token's limits as of the transaction's time."""
+        ...
+
+    def outstanding(self, currency: str, token: TokenRef | None) -> int:
+        """What is outstanding of plain money (`token` None) or a token in `currency`."""
         ...
 
 
@@ -108,10 +118,14 @@ def _validate_state(signed: SignedTransaction, ledger: LedgerView, registry: Reg
     token = _single_kind(transaction, spent)
     policy = ledger.policy(token) if token is not None else None
     expired = policy is not None and _expired(policy, spent, transaction.created_at_s)
-    _check_authority(signed, endorsers, spent, registry, policy=policy, expired=expired,
-                     now_s=now_s)
+    sender_key = _sender_key(transaction, spent, registry, policy, now_s)
+    signers = signed.signers | endorsers
+    _check_authority(transaction, signers, spent, registry, sender_key, policy=policy,
+                     expired=expired, now_s=now_s)
+    sender, receiver = _attested_parties(transaction, signers, registry, sender_key)
     _check_locks(transaction, spent, now_s)
     _check_conservation(transaction, spent, expired, policy)
+    _check_supply(transaction, token, ledger)
     _check_tokens(transaction, spent, token, policy)
     if token is not None and policy is None:
         raise _Refused(ResultCode.CONTRACT_UNKNOWN, f"no deployed contract {token.contract} "
@@ -121,15 +135,14 @@ def _validate_state(signed: SignedTransaction, ledger: LedgerView, registry: Reg
         # payment when it created the lock, and counted it toward the limits then.
         return Accepted(signed, tuple(spent), created_notes(signed.id, transaction, spent),
                         None, 0)
-    owner = spent[0].owner if spent else transaction.outputs[0].owner
-    moved = sum(o.amount_minor for o in transaction.outputs if o.owner != owner) or sum(
+    moved = sum(o.amount_minor for o in transaction.outputs if o.owner != sender_key) or sum(
         note.amount_minor for note in spent)
     decision = None
     # The issuer's own operations (labelling, minting or burning a bridged token) are
     # authorised above; the policy governs spending.
     if policy is not None and token is not None and not _issuers_operation(transaction, policy):
-        decision = _decide(policy, transaction, spent, moved, ledger.usage(token, transaction,
-                                                                          owner))
+        usage = ledger.usage(token, transaction, sender_key)
+        decision = _decide(policy, transaction, spent, moved, usage, parties=(sender, receiver))
     return Accepted(signed, tuple(spent), created_notes(signed.id, transaction, spent),
                     decision, moved)
 
@@ -234,45 +247,133 @@ def _expired(policy: CompiledPolicy, spent: list[Note], at_s: int) -> bool:
     return any(at_s >= expiry.deadline_s(note.issued_at_s) for note in spent if note.token)
 
 
-# ---- 5. authority -----------------------------------------------------------------------------
+# ---- 5. authority ----------------------------------------------------------------------------
 
 
-def _check_authority(signed: SignedTransaction, endorsers: frozenset[ParticipantId],
-                     spent: list[Note], registry: Registry, *, policy: CompiledPolicy | None,
-                     expired: bool, now_s: int) -> None:
-    transaction, signers = signed.transaction, signed.signers | endorsers
-    _check_money_authority(transaction.operation, signers, registry, policy)
+def _sender_key(transaction: Transaction, spent: list[Note], registry: Registry,
+                policy: CompiledPolicy | None, now_s: int) -> ParticipantId:
+    """Who sends: whoever may spend the inputs now; for an issue, who creates the money (the
+    central bank, or a bridged token's issuer)."""
+    if spent:
+        spenders = {note.spender(now_s) for note in spent}
+        if len(spenders) > 1:
+            raise _Refused(ResultCode.MALFORMED, "every input note belongs to one sender")
+        return spenders.pop()
+    if policy is None or not policy.bridged:
+        return registry.central_bank.key
+    issuer = registry.by_name(policy.issuer, "fx_provider")
+    if issuer is None:
+        raise _Refused(ResultCode.NOT_AUTHORISED, f"{transaction.operation} of the bridged "
+                       f"token {policy.token} needs its issuer, an FX provider ({policy.issuer})")
+    return issuer.key
+
+
+def _check_authority(transaction: Transaction, signers: frozenset[ParticipantId],
+                     spent: list[Note], registry: Registry, sender_key: ParticipantId, *,
+                     policy: CompiledPolicy | None, expired: bool, now_s: int) -> None:
+    _check_money_authority(transaction.operation, signers, registry, policy, sender_key)
     issuer = registry.by_name(policy.issuer, "agency") if policy is not None else None
     sweeping = expired and transaction.operation == "return" and issuer is not None
-    owners = {note.spender(now_s) for note in spent}
-    if not (owners <= signers or (sweeping and issuer is not None and issuer.key in signers)):
+    if spent and not (sender_key in signers or (
+            sweeping and issuer is not None and issuer.key in signers)):
         raise _Refused(ResultCode.NOT_AUTHORISED, "every note's owner signs its spending")
-    if transaction.operation == "label" and (issuer is None or issuer.key not in owners):
+    if transaction.operation == "label" and (issuer is None or issuer.key != sender_key):
         raise _Refused(ResultCode.NOT_AUTHORISED, "only the token's issuer labels money")
-    sender = transaction.sender
-    if sender.role in CUSTOMER_ROLES and not _settles_lock(transaction, spent, now_s):
-        bank = registry.by_name(sender.bank, "bank")
+    customer = registry.customer(sender_key)
+    if customer is not None and not _settles_lock(transaction, spent, now_s):
+        # Decided by who owns the notes, whatever the transaction says of its sender.
+        bank = registry.by_name(customer.bank, "bank")
         if bank is None or bank.key not in signers:
-            raise _Refused(ResultCode.NOT_AUTHORISED, f"a customer's transaction is co-signed "
-                           f"by their bank ({sender.bank or 'none named'})")
+            raise _Refused(ResultCode.NOT_AUTHORISED, f"a customer's notes move only with her "
+                           f"bank's signature ({customer.bank})")
 
 
 def _check_money_authority(operation: str, signers: frozenset[ParticipantId],
-                           registry: Registry, policy: CompiledPolicy | None) -> None:
-    """Creating or destroying money: the central bank's, or a bridged token's issuer's."""
+                           registry: Registry, policy: CompiledPolicy | None,
+                           sender_key: ParticipantId) -> None:
+    """Creating or destroying money: plain money by the central bank alone (redeeming a bank's
+    notes), a bridged token by its issuer in a currency the central bank allowed it."""
     if operation not in _NEW_MONEY | _DESTROYS_MONEY:
         return
     if policy is not None and policy.bridged:
-        issuer = registry.by_name(policy.issuer, "fx_provider")
-        if issuer is None or issuer.key not in signers:
-            raise _Refused(ResultCode.NOT_AUTHORISED, f"{operation} of the bridged token "
-                           f"{policy.token} needs its issuer's signature ({policy.issuer})")
+        _check_bridged_issuer(operation, signers, registry, policy)
         return
-    if policy is not None and operation in _NEW_MONEY:
+    if policy is not None:
         raise _Refused(ResultCode.NOT_AUTHORISED, f"token {policy.token} is not bridged: its "
-                       f"notes are labelled from plain money, never issued")
+                       f"notes are labelled from plain money and released or returned, never "
+                       f"{'issued' if operation in _NEW_MONEY else 'redeemed'}")
     if registry.central_bank.key not in signers:
         raise _Refused(ResultCode.NOT_AUTHORISED, f"{operation} needs the central bank's signature")
+    holder = registry.by_key(sender_key)
+    if operation in _DESTROYS_MONEY and (holder is None or holder.role != "bank"):
+        raise _Refused(ResultCode.NOT_AUTHORISED, "plain money is redeemed by a bank, from its "
+                       "own notes")
+
+
+def _check_bridged_issuer(operation: str, signers: frozenset[ParticipantId],
+                          registry: Registry, policy: CompiledPolicy) -> None:
+    issuer = registry.by_name(policy.issuer, "fx_provider")
+    if issuer is None or issuer.key not in signers:
+        raise _Refused(ResultCode.NOT_AUTHORISED, f"{operation} of the bridged token "
+                       f"{policy.token} needs its issuer's signature ({policy.issuer})")
+    if operation in _NEW_MONEY and policy.currency not in issuer.bridged:
+        raise _Refused(ResultCode.NOT_AUTHORISED, f"the central bank has not allowed "
+                       f"{policy.issuer} to issue bridged {policy.currency}")
+
+
+# ---- 6-7. the parties -------------------------------------------------------------------------
+
+
+def _attested_parties(transaction: Transaction, signers: frozenset[ParticipantId],
+                      registry: Registry, sender_key: ParticipantId
+                      ) -> tuple[Party, Party]:
+    """The sender's and the receiver's facts as registered; the transaction may state them only
+    as they are. The channel is vouched for by the customer's bank, and a quote by its
+    provider's signature."""
+    sender = registry.party(sender_key)
+    if sender is None:
+        raise _Refused(ResultCode.PARTY_UNREGISTERED, "the sender is registered nowhere")
+    receiver_key = _receiver_key(transaction, sender_key, registry)
+    receiver = registry.party(receiver_key)
+    if receiver is None:
+        raise _Refused(ResultCode.PARTY_UNREGISTERED, f"the receiver {receiver_key[:16]}… is "
+                       f"registered nowhere: neither a participant nor a bank's customer")
+    if any(o.lock is not None and o.lock.refund_to != sender_key for o in transaction.outputs):
+        raise _Refused(ResultCode.NOT_AUTHORISED, "a lock refunds to its sender")
+    _check_stated("sender", transaction.sender, sender)
+    _check_stated("receiver", transaction.receiver, receiver)
+    if transaction.channel != "online" and registry.customer(sender_key) is None:
+        raise _Refused(ResultCode.FACTS_NOT_ATTESTED, f"channel {transaction.channel}: only a "
+                       f"customer's bank vouches for a channel other than online")
+    quote = transaction.quote
+    if quote is not None and not (quote.provider == receiver.id and receiver.role ==
+                                  "fx_provider" and receiver_key in signers):
+        raise _Refused(ResultCode.FACTS_NOT_ATTESTED, "a quote is vouched for by its provider, "
+                       "who receives the conversion and signs it")
+    return sender, receiver
+
+
+def _receiver_key(transaction: Transaction, sender_key: ParticipantId,
+                  registry: Registry) -> ParticipantId:
+    others = {output.owner for output in transaction.outputs if output.owner != sender_key}
+    if len(others) > 1:
+        raise _Refused(ResultCode.MALFORMED, "a transaction pays one receiver (and the sender "
+                       "its change)")
+    if others:
+        return others.pop()
+    return registry.central_bank.key if transaction.operation in _DESTROYS_MONEY else sender_key
+
+
+def _check_stated(side: str, stated: Party, attested: Party) -> None:
+    if stated in (NO_FACTS, attested):
+        return
+    differing = [name for name in _PARTY_FIELDS if getattr(stated, name) != getattr(attested,
+                                                                                     name)]
+    raise _Refused(ResultCode.FACTS_NOT_ATTESTED, f"the {side}'s stated {', '.join(differing)} "
+                   f"differ from its registration: state none, or state them as registered")
+
+
+_PARTY_FIELDS: Final = ("id", "role", "kyc", "bank", "region", "mcc")
 
 
 def _check_locks(transaction: Transaction, spent: list[Note], now_s: int) -> None:
@@ -297,7 +398,7 @@ def _settles_lock(transaction: Transaction, spent: list[Note], now_s: int) -> bo
         and (output.currency, output.token) == kind for output in transaction.outputs)
 
 
-# ---- 6-7. conservation and tokens -------------------------------------------------------------
+# ---- 8-10. conservation, supply and tokens --------------------------------------------------
 
 
 def _check_conservation(transaction: Transaction, spent: list[Note], expired: bool,
@@ -323,25 +424,51 @@ def _totals(items: Sequence[Note | Output]) -> dict[str, int]:
     return dict(totals)
 
 
+def _check_supply(transaction: Transaction, token: TokenRef | None, ledger: LedgerView) -> None:
+    """An issue keeps what is outstanding of its money within `SUPPLY_MAX_MINOR`, so every
+    total of it fits the stores' 64-bit columns."""
+    if transaction.operation not in _NEW_MONEY:
+        return
+    for currency, amount_minor in _totals(transaction.outputs).items():
+        outstanding = ledger.outstanding(currency, token)
+        if amount_minor > SUPPLY_MAX_MINOR - outstanding:
+            raise _Refused(ResultCode.SUPPLY_CAP_EXCEEDED, f"{outstanding} {currency} minor "
+                           f"units are outstanding; at most {SUPPLY_MAX_MINOR} may be")
+
+
 def _check_tokens(transaction: Transaction, spent: list[Note], token: TokenRef | None,
                   policy: CompiledPolicy | None) -> None:
     operation = transaction.operation
-    owner = spent[0].owner if spent else None
+    if operation == "label" and spent[0].token is not None:
+        raise _Refused(ResultCode.TOKEN_CHANGE_NOT_ALLOWED, "a label turns plain money into "
+                       "its token")
+    if policy is not None and any(o.token == token and o.currency != policy.currency
+                                  for o in transaction.outputs):
+        raise _Refused(ResultCode.TOKEN_CHANGE_NOT_ALLOWED, f"token {policy.token} is "
+                       f"{policy.currency} money")
     for output in transaction.outputs:
-        if output.token == (spent[0].token if spent else None):
-            continue
-        if operation in _CREATES_TOKEN and output.token == token:
-            continue
-        if operation == "return" and output.token is None:
-            continue  # returned money ends its earmark with the issuer
-        released = policy is not None and policy.plans[operation].release
-        if released and output.token is None and output.owner != owner:
-            continue
-        raise _Refused(ResultCode.TOKEN_CHANGE_NOT_ALLOWED, f"an output of {operation} cannot "
-                       f"{'drop' if output.token is None else 'take on'} an earmark here")
+        if not _keeps_its_kind(transaction, spent, token, policy, output):
+            raise _Refused(ResultCode.TOKEN_CHANGE_NOT_ALLOWED, f"an output of {operation} "
+                           f"cannot {'drop' if output.token is None else 'take on'} an earmark "
+                           f"here")
 
 
-# ---- 8. the contract --------------------------------------------------------------------------
+def _keeps_its_kind(transaction: Transaction, spent: list[Note], token: TokenRef | None,
+                    policy: CompiledPolicy | None, output: Output) -> bool:
+    """Whether this output's kind of money may come out of this transaction's inputs."""
+    operation = transaction.operation
+    if output.token == (spent[0].token if spent else None):
+        return True
+    if operation in _CREATES_TOKEN and output.token == token:
+        return True
+    if output.token is not None or policy is None or policy.bridged:
+        return False  # a bridged token is its issuer's money: it never turns into plain money
+    if operation == "return":
+        return True  # returned money ends its earmark with the issuer
+    return policy.plans[operation].release and output.owner != spent[0].owner
+
+
+# ---- 11. the contract --------------------------------------------------------------------------
 
 _CODES: Final = {
     Ground.EXPIRY: ResultCode.NOTE_EXPIRED,
@@ -350,11 +477,11 @@ _CODES: Final = {
 
 
 def _decide(policy: CompiledPolicy, transaction: Transaction, spent: list[Note], moved: int,
-            usage: Usage) -> Decision:
+            usage: Usage, *, parties: tuple[Party, Party]) -> Decision:
     issued_at = min((note.issued_at_s for note in spent), default=transaction.created_at_s)
-    facts = Facts(transaction.operation, moved, policy.currency, transaction.sender,
-                  transaction.receiver, transaction.channel, transaction.created_at_s,
-                  issued_at, transaction.quote)
+    sender, receiver = parties
+    facts = Facts(transaction.operation, moved, policy.currency, sender, receiver,
+                  transaction.channel, transaction.created_at_s, issued_at, transaction.quote)
     decision = policy.decide(facts, usage)
     if not decision.allowed:
         raise _Refused(_CODES.get(decision.ground, ResultCode.PURPOSE_NOT_ALLOWED),

@@ -54,6 +54,7 @@ class Payment:
     plain_to_receiver: bool = False  # the receiver's output is released to plain money
     channel: str = "online"
     lock: HashLock | None = None  # the receiver's output is one leg of a swap
+    memo: str | None = None  # for the receiver's systems (`engine.model.Transaction.memo`)
 
 
 @dataclass
@@ -96,7 +97,8 @@ def build_payment(payment: Payment, notes: Sequence[Note], sender: Party,
         outputs.append(Output(sender_key, total - payment.amount_minor, payment.currency,
                               payment.token))
     return Transaction(payment.operation, tuple(n.id for n in notes), tuple(outputs), sender,
-                       payment.receiver, created_at_s, nonce, payment.channel)
+                       payment.receiver, created_at_s, nonce, payment.channel,
+                       memo=payment.memo)
 
 
 class NotLocked(EngineError):

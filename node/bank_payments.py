@@ -40,7 +40,7 @@ from engine.encoding import (
 )
 from engine.ids import ParticipantId, TxId
 from engine.keys import KeyPair, verify
-from engine.model import HashLock, Note, Signature, SignedTransaction, TokenRef
+from engine.model import NO_FACTS, HashLock, Note, Signature, SignedTransaction, TokenRef
 from engine.wallet import Payment, sign
 from node.bank_store import LIMITED_KINDS, BankStore
 from node.central_link import CentralClient
@@ -115,7 +115,7 @@ class BankPayments:
     @property
     def bank_facts(self) -> Party:
         """The bank as a party of a transaction."""
-        return Party(self._config.name, "bank", 0, self._config.name)
+        return Party(self._config.name, "bank")
 
     # ---- prepare --------------------------------------------------------------------------
 
@@ -127,7 +127,7 @@ class BankPayments:
             "purchase" if payee.facts.role == "merchant" else "transfer")
         token = token_from_wire(request.token)
         return await self._prepare(customer, "payment", payee, Payment(
-            request.amount_minor, request.currency, token, payee.key, payee.facts, operation,
+            request.amount_minor, request.currency, token, payee.key, NO_FACTS, operation,
             await self._releases.releases(token, operation),
             lock=_lock(request.lock, ParticipantId(customer.key), time.time())))
 
@@ -138,7 +138,7 @@ class BankPayments:
         bank = Payee(self._key.participant, self._config.name, self._config.name,
                      self.bank_facts)
         return await self._prepare(customer, "cash_out", bank, Payment(
-            request.amount_minor, request.currency, token, bank.key, bank.facts, "cash_out",
+            request.amount_minor, request.currency, token, bank.key, NO_FACTS, "cash_out",
             await self._releases.releases(token, "cash_out")))
 
     async def prepare_settlement(self, customer: CustomerRow,
@@ -151,7 +151,7 @@ class BankPayments:
         _check_settlement_time(note, claiming, time.time())
         payment_id = str(uuid.uuid4())
         facts = customer_facts(customer, self._config.name)
-        prepared = self._builder.prepare_settlement(payment_id, note, facts, preimage)
+        prepared = self._builder.prepare_settlement(payment_id, note, preimage)
         # The money stays with the customer: they are the payee, and nothing is debited.
         itself = Payee(ParticipantId(customer.key), customer.account,
                        masked(customer.display_name), facts)
@@ -187,9 +187,7 @@ class BankPayments:
     async def _prepare(self, customer: CustomerRow, kind: str, payee: Payee,
                        payment: Payment) -> PreparedPayment:
         payment_id = str(uuid.uuid4())
-        prepared = await self._builder.prepare(
-            payment_id, payment, customer_facts(customer, self._config.name),
-            ParticipantId(customer.key))
+        prepared = await self._builder.prepare(payment_id, payment, ParticipantId(customer.key))
         return await self._record_prepared(customer, payment_id, prepared, payee, _Money(
             kind, payment.amount_minor, payment.currency, payment.token, payment.amount_minor))
 
@@ -278,10 +276,8 @@ class BankPayments:
         """Move the bank's plain money into the customer's wallet, signed by the bank alone."""
         payment_id = str(uuid.uuid4())
         payment = Payment(request.amount_minor, request.currency, None,
-                          ParticipantId(customer.key), customer_facts(customer, self._config.name),
-                          "distribute")
-        prepared = await self._builder.prepare(payment_id, payment, self.bank_facts,
-                                               self._key.participant)
+                          ParticipantId(customer.key), NO_FACTS, "distribute")
+        prepared = await self._builder.prepare(payment_id, payment, self._key.participant)
         signed = sign(prepared.transaction, (self._key,))
         try:
             answer = await self._central.submit(

@@ -51,7 +51,8 @@ async def provision(central: NodeClient, chain: Chain, *, name: str, token: str,
     seed = os.urandom(32).hex()
     key = KeyPair.from_seed(bytes.fromhex(seed))
     await central.register_participant(RegisterParticipant(name=name, role="fx_provider",
-                                                           key=key.participant))
+                                                           key=key.participant,
+                                                           bridged=[currency]))
     async with NodeClient(central_url, key) as bridge:
         deployed = await bridge.upload_contract(ContractUpload(
             source=bridged_token_source(name, token, currency), filename=f"{token}.earmark"))

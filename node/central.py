@@ -28,7 +28,8 @@ from engine.store import SqlStore
 from node.api import Api, Call
 from node.central_access import Access
 from node.central_contracts import deploy, find, page
-from node.central_reads import CentralReads, payee_wire
+from node.central_directory import WalletDirectory
+from node.central_reads import CentralReads, participant_wire, payee_wire
 from node.central_records import CentralRecords
 from node.central_reserves import ReserveBook
 from node.config import NodeConfig
@@ -79,7 +80,8 @@ class CentralService:
         self.records = CentralRecords(self.engine)
         self.access = Access(Participant(self.key.participant, config.name, _CENTRAL_ROLE),
                              self.records)
-        self.notary = Notary(self.store, self.access.reload())
+        self.notary = Notary(self.store, self.access.reload(),
+                             directory=WalletDirectory(self.engine))
         self.reserves = ReserveBook()
         self.intake = LedgerIntake(self.notary, self._committed, self._resync,
                                    LedgerMetrics(metrics.registry))
@@ -141,9 +143,13 @@ class CentralService:
         body = call.body(RegisterParticipant)
         if body.key == self.key.participant or body.name == self.config.name:
             raise conflict("participant_exists", "that is the central bank")
-        participant = Participant(ParticipantId(body.key), body.name, body.role)
+        if body.bridged and body.role != "fx_provider":
+            raise unprocessable("bridged_not_fx_provider", "only an FX provider issues bridged "
+                                "tokens")
+        participant = Participant(ParticipantId(body.key), body.name, body.role,
+                                  frozenset(body.bridged))
         await asyncio.to_thread(self._register, participant)
-        return ParticipantWire(name=body.name, role=body.role, key=body.key)
+        return participant_wire(participant)
 
     def _register(self, participant: Participant) -> None:
         self.records.register(participant)

@@ -12,9 +12,8 @@ from collections.abc import Collection
 from engine.encoding import from_bytes
 from engine.ids import ParticipantId, TxId
 from engine.model import Note, TokenRef, Transaction
-from engine.participants import Participant, Registry
+from engine.participants import CUSTOMER_ROLES, Participant, Registry
 from engine.store import SqlStore
-from engine.validate import CUSTOMER_ROLES
 from node.central_records import CentralRecords
 from node.errors import forbidden
 

@@ -12,6 +12,7 @@ from typing import Final
 from engine.encoding import from_bytes, to_wire
 from engine.ids import ContractHash, NoteId, ParticipantId, TxId
 from engine.model import Note, TokenRef
+from engine.participants import Participant
 from engine.store import SqlStore
 from node.api import Api, Call
 from node.central_access import Access
@@ -95,7 +96,7 @@ class CentralReads:
         page = call.query(Page)
         found = await asyncio.to_thread(self.records.participant_page, page.after,
                                         page.limit + 1)
-        items = [ParticipantWire(name=p.name, role=p.role, key=p.key)
+        items = [participant_wire(p)
                  for p in found[:page.limit]]
         return ParticipantList(items=items,
                                next=items[-1].name if len(found) > page.limit else None)
@@ -211,3 +212,9 @@ class CentralReads:
                                    if p.role == "bank"}
         bank_of |= self.records.wallet_banks({owner for owner, _, _ in balances})
         return statistics(balances, bank_of)
+
+
+def participant_wire(participant: Participant) -> ParticipantWire:
+    """A participant as the API shows it."""
+    return ParticipantWire(name=participant.name, role=participant.role, key=participant.key,
+                           bridged=sorted(participant.bridged))

@@ -26,6 +26,8 @@ RESERVES_MAX_MINOR: Final = 2**63 - 1  # a bank's deposits fit the signed 64-bit
 _PARTICIPANTS = ParticipantRow.__table__  # type: ignore[attr-defined]
 _RESERVES = ReserveRow.__table__  # type: ignore[attr-defined]
 _WALLETS = WalletRow.__table__  # type: ignore[attr-defined]
+_PARTICIPANT_COLUMNS: Final = select(_PARTICIPANTS.c.key, _PARTICIPANTS.c.name,
+                                     _PARTICIPANTS.c.role, _PARTICIPANTS.c.bridged)
 # Built once: every note lookup of a bank for its customer runs it.
 _WALLET_BANKS: Final = select(_WALLETS.c.key, _WALLETS.c.bank).where(
     _WALLETS.c.key.in_(bindparam("keys", expanding=True)))
@@ -44,17 +46,16 @@ class CentralRecords:
     def participants(self) -> list[Participant]:
         """Every registered participant (the central bank itself is not among them)."""
         with self.engine.connect() as db:
-            rows = db.execute(select(_PARTICIPANTS.c.key, _PARTICIPANTS.c.name,
-                                     _PARTICIPANTS.c.role)).all()
-        return [Participant(ParticipantId(key), name, role) for key, name, role in rows]
+            rows = db.execute(_PARTICIPANT_COLUMNS).all()
+        return [_participant(*row) for row in rows]
 
     def participant_page(self, after: str, limit: int) -> list[Participant]:
         """A page of participants by name."""
-        query = select(_PARTICIPANTS.c.key, _PARTICIPANTS.c.name, _PARTICIPANTS.c.role).where(
-            _PARTICIPANTS.c.name > after).order_by(_PARTICIPANTS.c.name).limit(limit)
+        query = _PARTICIPANT_COLUMNS.where(_PARTICIPANTS.c.name > after).order_by(
+            _PARTICIPANTS.c.name).limit(limit)
         with self.engine.connect() as db:
             rows = db.execute(query).all()
-        return [Participant(ParticipantId(key), name, role) for key, name, role in rows]
+        return [_participant(*row) for row in rows]
 
     def register(self, participant: Participant) -> Participant:
         """Register a participant; the same registration again changes nothing, and a name or
@@ -63,6 +64,7 @@ class CentralRecords:
             with self.engine.begin() as db:
                 db.execute(_PARTICIPANTS.insert().values(
                     key=participant.key, name=participant.name, role=participant.role,
+                    bridged=",".join(sorted(participant.bridged)),
                     registered_at_s=int(time.time())))
         except IntegrityError:
             if participant not in self.participants():
@@ -146,3 +148,7 @@ class CentralRecords:
         with self.engine.connect() as db:
             row = db.execute(select(_WALLETS).where(condition)).first()
         return WalletRow.model_validate(row._mapping) if row is not None else None
+
+
+def _participant(key: str, name: str, role: str, bridged: str) -> Participant:
+    return Participant(ParticipantId(key), name, role, frozenset(filter(None, bridged.split(","))))

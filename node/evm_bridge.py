@@ -45,7 +45,7 @@ from dsl.facts import Party
 from dsl.money import exponent
 from engine.encoding import from_wire
 from engine.ids import NoteId, ParticipantId
-from engine.model import Output, SignedTransaction, TokenRef, Transaction
+from engine.model import NO_FACTS, Output, SignedTransaction, TokenRef, Transaction
 from engine.wallet import sign
 from node.bridge_config import BridgeConfig
 from node.bridge_store import BridgeStore, DepositIntent, NoteIntent
@@ -154,7 +154,7 @@ class EvmBridge:
                       amount: int) -> SignedTransaction:
         transaction = Transaction(
             "issue", (), (Output(owner, amount, self.config.currency, self.token),),
-            self.facts, Party(id=owner, role="individual"), int(self.clock()),
+            self.facts, NO_FACTS, int(self.clock()),
             f"evm-deposit:{self.chain.chain_id}:{deposit_id}")
         return sign(transaction, (self.config.key,))
 
@@ -183,7 +183,7 @@ class EvmBridge:
         withdrawals = 0
         for note in (n for n in mine if n.id not in known):
             entry = await self.client.journal(note.created_by)
-            match = EVM_RECEIVER.match(from_wire(entry.transaction).receiver.id)
+            match = EVM_RECEIVER.match(from_wire(entry.transaction).memo or "")
             receiver = match.group(1) if match else None
             if note.lock is not None:
                 await self.swaps.take_in_ledger_lock(note, receiver)

@@ -34,10 +34,11 @@ from engine.errors import EngineError
 from engine.keys import KeyPair
 from engine.model import Note, Output, SignedTransaction, TokenRef, Transaction
 from engine.notary import Notary
-from engine.participants import Participant, Registry
+from engine.participants import Customer, Customers, Participant, Registry
 from engine.store import SqlStore
 from engine.wallet import sign
 from node.errors import NodeError
+from node.ledger_bench import NOW_S, distribute
 
 PAYMENTS_MAX: Final = 10_000  # each EVM payment needs two set-up transactions too
 CONTRACT: Final = (Path(__file__).resolve().parents[1] / "contracts"
@@ -47,8 +48,6 @@ PAYMENT_YEN: Final = 400  # each timed payment; the rest stays earmarked (or wra
 VOUCHER_DAYS: Final = 90  # the EVM expiry, as the contract's `expires 90 days after issue`
 DAY_S: Final = 86_400
 EVM_YEN: Final = 10**18  # the Stablecoin has 18 decimals; JPY has none on the ledger
-NOW_S: Final = 1_767_225_600  # the ledger's fixed clock: 2026-01-01 00:00 UTC
-_DISTRIBUTE_OUTPUTS: Final = 60  # holders' notes per distribute transaction (OUTPUTS_MAX is 64)
 _WHITELISTED_MCC: Final = 5411  # in the contract's `merchants` set
 _OFF_LIST_MCC: Final = 7995  # not in it (betting)
 EMBEDDED: Final = "embedded"
@@ -186,6 +185,16 @@ def _merchant_facts(mcc: int) -> Party:
     return Party(f"m{mcc}@bench-bank", "merchant", 1, "bench-bank", mcc=mcc)
 
 
+def _customers(payments: int) -> Customers:
+    """The holders and both merchants, as the bench bank registered them."""
+    holders = [Customer(_key(f"holder-{i}").participant, _holder_facts(i).id, "bench-bank",
+                        "individual", 1) for i in range(payments)]
+    merchants = [Customer(key.participant, _merchant_facts(mcc).id, "bench-bank", "merchant", 1,
+                          mcc=mcc)
+                 for key, mcc in ((SHOP, _WHITELISTED_MCC), (STRANGER, _OFF_LIST_MCC))]
+    return Customers.of([*holders, *merchants])
+
+
 def run_ledger(database: str, payments: int, progress: Progress) -> SideResult:
     """Issue, label and distribute one voucher per holder, check the refusal, then time the
     holders' purchases at the whitelisted merchant, each submitted and committed alone."""
@@ -193,7 +202,7 @@ def run_ledger(database: str, payments: int, progress: Progress) -> SideResult:
     store = SqlStore(database)
     try:
         token = TokenRef(store.deploy(CONTRACT.read_text(encoding="utf-8")), "VOUCHER")
-        notary = Notary(store, REGISTRY, clock=lambda: NOW_S)
+        notary = Notary(store, REGISTRY, clock=lambda: NOW_S, directory=_customers(payments))
         try:
             held = _distribute(notary, token, payments)
             refusal = _ledger_refusal(notary, held[0], token)
@@ -237,20 +246,8 @@ def _distribute(notary: Notary, token: TokenRef,
     (pool,) = _commit(notary, sign(Transaction(
         "label", (paid.id,), (Output(AGENCY.participant, total, "JPY", token),),
         _AGENCY_FACTS, _AGENCY_FACTS, NOW_S, "label"), [AGENCY]))
-    held: list[tuple[Note, KeyPair]] = []
-    for start in range(0, payments, _DISTRIBUTE_OUTPUTS):
-        end = min(payments, start + _DISTRIBUTE_OUTPUTS)
-        holders = [_key(f"holder-{i}") for i in range(start, end)]
-        outputs = [Output(h.participant, VOUCHER_YEN, "JPY", token) for h in holders]
-        change = pool.amount_minor - len(outputs) * VOUCHER_YEN
-        if change:
-            outputs.append(Output(AGENCY.participant, change, "JPY", token))
-        given = _commit(notary, sign(Transaction(
-            "distribute", (pool.id,), tuple(outputs), _AGENCY_FACTS, _holder_facts(start),
-            NOW_S, f"distribute-{start}"), [AGENCY]))
-        held += list(zip(given[:len(holders)], holders, strict=True))
-        pool = given[-1]
-    return held
+    holders = [(_key(f"holder-{i}"), 1) for i in range(payments)]
+    return distribute(notary, (AGENCY, _AGENCY_FACTS), pool, holders, VOUCHER_YEN)
 
 
 def _purchase(note: Note, holder: KeyPair, index: int, token: TokenRef, *, merchant: KeyPair,

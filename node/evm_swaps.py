@@ -45,10 +45,9 @@ from bridges.evm.contracts import (
     swap_id_of,
 )
 from bridges.evm.errors import internal
-from dsl.facts import Party
 from engine.encoding import from_wire, note_id
 from engine.ids import NoteId, ParticipantId, TxId
-from engine.model import HashLock, Note, SignedTransaction
+from engine.model import NO_FACTS, HashLock, Note, SignedTransaction
 from engine.wallet import (
     InsufficientFunds,
     NoteReservations,
@@ -290,7 +289,7 @@ class SwapDesk:
         config = self.bridge.config
         payment = Payment(swap.amount_minor, config.currency, self.bridge.token,
                           ParticipantId(swap.ledger_party),
-                          Party(id=swap.ledger_party, role="individual"),
+                          NO_FACTS,
                           lock=HashLock(swap.hashlock, config.key.participant,
                                         swap.ledger_deadline_s))
         transaction = build_payment(payment, notes, self.bridge.facts, config.key.participant,

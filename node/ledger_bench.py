@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from engine.errors import EngineError
 from engine.ids import ParticipantId
 from engine.keys import KeyPair, verify
 from engine.model import (
+    NO_FACTS,
     Endorsement,
     Note,
     Output,
@@ -29,13 +30,12 @@ from engine.model import (
     Transaction,
 )
 from engine.notary import Notary
-from engine.participants import Participant, Registry
+from engine.participants import Customer, Customers, Participant, Registry
 from engine.store import SqlStore
 from node.benchmarks import LedgerBenchResult
 
 BATCH_SIZE = 512
 _HOLDER_NOTES = 4  # notes per holder, far below the monthly limit of health_benefit
-_DISTRIBUTE_OUTPUTS = 60  # holders' notes per distribute transaction (OUTPUTS_MAX is 64)
 NOW_S = 1_767_225_600
 _NOTE_MINOR = 1_000_000  # 10 000 KZT
 _PURCHASE_MINOR = 500_000
@@ -52,6 +52,12 @@ REGISTRY = Registry.of(Participant(CENTRAL.participant, "central-bank", "central
 BANK_FACTS = Party("bench-bank", "bank")
 AGENCY_FACTS = Party("ministry-of-health", "agency")
 CLINIC_FACTS = Party("clinic@bench-bank", "merchant", 1, "bench-bank", mcc=8062)
+
+
+def _holder(index: int) -> tuple[KeyPair, Customer]:
+    key = _key(f"holder-{index}")
+    return key, Customer(key.participant, f"holder-{index}@bench-bank", "bench-bank",
+                         "individual", 1)
 
 
 def _sign(transaction: Transaction, *keys: KeyPair) -> SignedTransaction:
@@ -82,22 +88,38 @@ def _fund(notary: Notary, token: TokenRef, count: int) -> list[tuple[Note, KeyPa
     label = Transaction("label", (paid.id,), (Output(AGENCY.participant, total, "KZT", token),),
                         AGENCY_FACTS, AGENCY_FACTS, NOW_S, "bench")
     (pool,) = _submit(notary, _sign(label, AGENCY))
-    holders = [_key(f"holder-{i}") for i in range((count + _HOLDER_NOTES - 1) // _HOLDER_NOTES)]
+    holders = [_holder(i)[0] for i in range((count + _HOLDER_NOTES - 1) // _HOLDER_NOTES)]
+    counts = [min(_HOLDER_NOTES, count - i * _HOLDER_NOTES) for i in range(len(holders))]
+    return distribute(notary, (AGENCY, AGENCY_FACTS), pool, list(zip(holders, counts,
+                                                                     strict=True)), _NOTE_MINOR)
+
+
+def distribute(notary: Notary, agency: tuple[KeyPair, Party], pool: Note,
+               holders: Sequence[tuple[KeyPair, int]],
+               note_minor: int) -> list[tuple[Note, KeyPair]]:
+    """The agency gives each holder its count of `note_minor` notes from `pool`; the notes each
+    holder got. One distribution per holder (a transaction pays one receiver), each spending
+    the change of the one before: built ahead, since note ids follow from transaction ids, and
+    committed in batches, in which each sees the notes the earlier ones created."""
+    key, facts = agency
+    signed_all: list[SignedTransaction] = []
     notes: list[tuple[Note, KeyPair]] = []
-    remaining = pool
-    for start in range(0, count, _DISTRIBUTE_OUTPUTS):
-        end = min(count, start + _DISTRIBUTE_OUTPUTS)
-        owners = [holders[i // _HOLDER_NOTES] for i in range(start, end)]
-        outputs = [Output(o.participant, _NOTE_MINOR, "KZT", token) for o in owners]
-        change = remaining.amount_minor - len(outputs) * _NOTE_MINOR
+    remaining_id, remaining_minor = pool.id, pool.amount_minor
+    for index, (holder, size) in enumerate(holders):
+        outputs = [Output(holder.participant, note_minor, pool.currency, pool.token)] * size
+        change = remaining_minor - size * note_minor
         if change:
-            outputs.append(Output(AGENCY.participant, change, "KZT", token))
-        receiver = Party("holder@bench-bank", "individual", 1, "bench-bank")
-        given = _submit(notary, _sign(Transaction(
-            "distribute", (remaining.id,), tuple(outputs), AGENCY_FACTS, receiver, NOW_S,
-            f"bench-{start}"), AGENCY))
-        notes += list(zip(given[:len(owners)], owners, strict=True))
-        remaining = given[-1] if change else remaining
+            outputs.append(Output(key.participant, change, pool.currency, pool.token))
+        signed = _sign(Transaction("distribute", (remaining_id,), tuple(outputs), facts,
+                                   NO_FACTS, NOW_S, f"bench-{index}"), key)
+        signed_all.append(signed)
+        notes += [(Note(note_id(signed.id, i), holder.participant, note_minor, pool.currency,
+                        pool.token, NOW_S, signed.id), holder) for i in range(size)]
+        remaining_id, remaining_minor = note_id(signed.id, size), change
+    for start in range(0, len(signed_all), BATCH_SIZE):
+        for outcome in notary.submit_batch(signed_all[start:start + BATCH_SIZE]):
+            if not outcome.committed:
+                raise EngineError(f"bench set-up refused: {outcome.refusal}")
     return notes
 
 
@@ -106,8 +128,7 @@ def _purchases(notes: list[tuple[Note, KeyPair]], token: TokenRef) -> list[Signe
     for index, (note, holder) in enumerate(notes):
         outputs = (Output(CLINIC.participant, _PURCHASE_MINOR, "KZT"),
                    Output(holder.participant, note.amount_minor - _PURCHASE_MINOR, "KZT", token))
-        sender = Party(f"holder-{index // _HOLDER_NOTES}@bench-bank", "individual", 1,
-                       "bench-bank")
+        sender = _holder(index // _HOLDER_NOTES)[1].party
         signed.append(_sign(Transaction("purchase", (note.id,), outputs, sender, CLINIC_FACTS,
                                         NOW_S, f"buy-{index}"), holder))
     return signed
@@ -120,12 +141,20 @@ def _endorse(batch: list[SignedTransaction]) -> Endorsement:
     return Endorsement(BANK.participant, ids, BANK.sign(endorsing_bytes(ids)))
 
 
+def _customers(transactions: int) -> Customers:
+    """The clinic and every holder, as the bench bank registered them."""
+    holders = (_holder(i)[1] for i in range((transactions + _HOLDER_NOTES - 1) // _HOLDER_NOTES))
+    clinic = Customer(CLINIC.participant, CLINIC_FACTS.id, "bench-bank", "merchant", 1,
+                      mcc=CLINIC_FACTS.mcc)
+    return Customers.of([clinic, *holders])
+
+
 def run(database: str, contract: Path, transactions: int,
         progress: Callable[[str], None]) -> LedgerBenchResult:
     """Set up, then time the purchases and the raw verification."""
     store = SqlStore(database)
     token = TokenRef(store.deploy(contract.read_text(encoding="utf-8")), "HEALTH")
-    notary = Notary(store, REGISTRY, clock=lambda: NOW_S)
+    notary = Notary(store, REGISTRY, clock=lambda: NOW_S, directory=_customers(transactions))
     progress(f"setting up {transactions:,} earmarked notes…")
     signed = _purchases(_fund(notary, token, transactions), token)
     batches = [signed[i:i + BATCH_SIZE] for i in range(0, len(signed), BATCH_SIZE)]

@@ -151,6 +151,10 @@ class RegisterParticipant(Strict):
     name: Name
     role: ParticipantRole
     key: Hex64
+    bridged: list[Currency] = Field(
+        default=[], max_length=16,
+        description="FX providers only: the currencies in which the central bank lets it "
+                    "issue its bridged tokens")
 
 
 class ParticipantWire(BaseModel):
@@ -158,6 +162,7 @@ class ParticipantWire(BaseModel):
 
     name: str
     role: str
+    bridged: list[str] = []
     key: str
 
 

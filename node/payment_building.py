@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from dsl.evaluate import CompiledPolicy
-from dsl.facts import Party
 from dsl.phases import CompiledContract
 from engine.errors import ResultCode
 from engine.ids import ParticipantId, TxId
-from engine.model import Note, TokenRef, Transaction
+from engine.model import NO_FACTS, Note, TokenRef, Transaction
 from engine.wallet import (
     InsufficientFunds,
     NoteReservations,
@@ -93,22 +92,23 @@ class PaymentBuilder:
     def __post_init__(self) -> None:
         self.known = KnownNotes(self._read_notes)
 
-    async def prepare(self, payment_id: str, payment: Payment, sender: Party,
+    async def prepare(self, payment_id: str, payment: Payment,
                       sender_key: ParticipantId) -> Prepared:
         """Choose and hold the sender's notes and build the transaction; 422
         `insufficient_funds` if the unheld notes do not cover the amount, as the central bank
-        lists them now."""
+        lists them now. The transaction states no facts of the parties: the ledger reads their
+        registrations, so a tier raised between preparing and signing does not stale it."""
         self._make_room()
         notes = await self._choose(payment, sender_key, fresh=False)
         now_s = int(time.time())
-        transaction = build_payment(payment, notes, sender, sender_key, created_at_s=now_s,
+        transaction = build_payment(payment, notes, NO_FACTS, sender_key, created_at_s=now_s,
                                     nonce=uuid.uuid4().hex)
         return self._hold(payment_id, Prepared(transaction, tuple(notes), now_s + PREPARED_TTL_S))
 
-    def prepare_settlement(self, payment_id: str, note: Note, party: Party,
+    def prepare_settlement(self, payment_id: str, note: Note,
                            preimage: bytes | None) -> Prepared:
-        """Hold a hash-locked note and build its claim (with `preimage`) or refund for `party`;
-        409 `note_held` while another settlement of it is prepared and unanswered."""
+        """Hold a hash-locked note and build its claim (with `preimage`) or refund; 409
+        `note_held` while another settlement of it is prepared and unanswered."""
         self._make_room()
         try:
             self.reservations.choose((note,), note.amount_minor, note.currency)
@@ -116,7 +116,7 @@ class PaymentBuilder:
             raise conflict("note_held", f"a settlement of note {note.id} is prepared and not "
                            "answered yet") from None
         now_s = int(time.time())
-        transaction = build_settlement(note, party, preimage=preimage, created_at_s=now_s,
+        transaction = build_settlement(note, NO_FACTS, preimage=preimage, created_at_s=now_s,
                                        nonce=uuid.uuid4().hex)
         return self._hold(payment_id, Prepared(transaction, (note,), now_s + PREPARED_TTL_S))
 

@@ -29,6 +29,8 @@ class ParticipantRow(NodeTable, table=True):
     name: str = Field(max_length=128, unique=True)
     role: str = Field(max_length=16)
     registered_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # FX providers: the currencies the central bank lets it issue bridged tokens in, "JPY,USD".
+    bridged: str = Field(default="", max_length=256, sa_column_kwargs={"server_default": ""})
 
 
 class ReserveRow(NodeTable, table=True):
