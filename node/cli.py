@@ -222,7 +222,8 @@ def _print_decision(decision: Decision, file: Path) -> None:
 def ledger_verify(
     db: Annotated[str, typer.Option(help="Database URL, e.g. sqlite:///ledger.db.")],
 ) -> None:
-    """Replay the journal of committed transactions and compare it with the tables."""
+    """Replay the journal of committed transactions, compare it with the tables and audit the
+    money: central-bank money, every token's supply, bridged tokens and the supply cap."""
     try:
         store = SqlStore(db)
     except SQLAlchemyError as problem:
@@ -230,15 +231,14 @@ def ledger_verify(
         raise typer.Exit(1) from None
     report = verify(store)
     store.close()
-    supply = ", ".join(f"{format_minor(v, c)}" for c, v in sorted(report.supply.items()))
-    _out.print(f"replayed {report.transactions} transactions, checked "
-               f"{report.balances_checked} balances; supply: {supply or 'none'}")
-    for mismatch in report.mismatches:
-        _err.print(f"mismatch: {mismatch}")
+    for line in report.lines():
+        _out.print(line)
+    for violation in report.mismatches:
+        _err.print(f"violation {violation}")
     if not report.ok:
-        _err.print(f"{len(report.mismatches)} mismatches: the ledger does not verify")
+        _err.print(f"{len(report.mismatches)} violations: the ledger does not verify")
         raise typer.Exit(1)
-    _out.print("the ledger verifies: the journal and the tables agree")
+    _out.print("the ledger verifies: the journal and the tables agree, and so does the money")
 
 
 class BenchResult(Protocol):
@@ -540,18 +540,23 @@ def _print_problem(error: ClientError) -> None:
 @node_app.command("register")
 def node_register(
     config: ConfigOption,
+    *,
     role: Annotated[ParticipantRoleChoice, typer.Option(help="The participant's role.")],
     name: Annotated[str, typer.Option(help="The participant's name.")],
     key: Annotated[str, typer.Option(help="The participant's public key (64 hex digits).")],
     url: Annotated[str | None, typer.Option(help="The central node's URL; default the "
                                             "address in the file.")] = None,
+    bridged: Annotated[list[str] | None, typer.Option(
+        help="FX providers: a currency it may issue bridged tokens in (repeat for more).")
+    ] = None,
 ) -> None:
     """Register a bank, agency or FX provider at the central bank (signed by its key)."""
     loaded = _load_config(config)
     if loaded.role != "central":
         _usage_error(f"{config} is a {loaded.role}'s node; registering needs the central bank's")
     try:
-        request = RegisterParticipant(name=name, role=role.value, key=key)
+        request = RegisterParticipant(name=name, role=role.value, key=key,
+                                      bridged=bridged or [])
     except ValidationError as error:
         _usage_error(_validation_message(error))
 
@@ -560,7 +565,8 @@ def node_register(
             return await client.register_participant(request)
 
     registered = _call(register())
-    _out.print(f"registered {registered.role} {registered.name}: {registered.key}")
+    allowed = f" (bridged {', '.join(registered.bridged)})" if registered.bridged else ""
+    _out.print(f"registered {registered.role} {registered.name}: {registered.key}{allowed}")
 
 
 def _amount(text: str) -> tuple[int, str]:
