@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from ledger_world import CENTRAL, HALYK, NOW_S, sign, tx
+from ledger_world import CENTRAL, CUSTOMERS, HALYK, NOW_S, sign, tx
 from test_conservation import BANKS, KASPI, REGISTRY
 
 from dsl.facts import Party
@@ -25,7 +25,7 @@ BATCH = 20
 def main(url: str, run: str) -> None:
     """Commit until killed."""
     store = SqlStore(url)
-    notary = Notary(store, REGISTRY, clock=lambda: NOW_S)
+    notary = Notary(store, REGISTRY, clock=lambda: NOW_S, directory=CUSTOMERS)
     spendable = []  # (note id, owner key, amount) of committed outputs
     number = 0
     while True:

@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from ledger_world import CENTRAL, HALYK, NOW_S, sign, tx
+from ledger_world import CENTRAL, CUSTOMERS, HALYK, NOW_S, sign, tx
 from postgres import fresh_postgres
 
 from dsl.facts import Party
@@ -47,7 +47,7 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             url = fresh_postgres("conservation")
         self.store = SqlStore(url)
-        self.notary = Notary(self.store, REGISTRY, clock=lambda: NOW_S)
+        self.notary = Notary(self.store, REGISTRY, clock=lambda: NOW_S, directory=CUSTOMERS)
         self.unspent: list[Note] = []
         self.spent: list[tuple[Note, object]] = []
         self.issued = self.redeemed = self.counter = 0

@@ -2,9 +2,11 @@
 
 Method: a notary whose clock the test sets; Alice locks plain money for Bob under a SHA-256
 hashlock; claims and refunds are tried on both sides of the deadline, with and without the
-preimage. A bridged yen token is issued and redeemed by its FX provider alone. Every test ends
-with `earmark ledger verify`'s replay agreeing with the tables. A property test runs random
-claim/refund schedules and checks that a lock settles once, to exactly one side.
+preimage. Alice and Bob are Halyk's registered customers: Halyk co-signs their spends, but not
+the claim or refund that settles a lock. A bridged yen token is issued and redeemed by its FX
+provider alone. Every test ends with `earmark ledger verify`'s replay agreeing with the tables. A
+property test runs random claim/refund schedules and checks that a lock settles once, to exactly
+one side.
 """
 
 from __future__ import annotations
@@ -17,13 +19,27 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ledger_world import ALICE, BOB, CENTRAL, HALYK, NOW_S, REGISTRY, _key, sign, tx
+from ledger_world import (
+    ALICE,
+    BANK_FACTS,
+    BOB,
+    CENTRAL,
+    CENTRAL_FACTS,
+    CUSTOMERS,
+    HALYK,
+    NOW_S,
+    REGISTRY,
+    _key,
+    facts_of,
+    sign,
+    tx,
+)
 
 from dsl.facts import Party
 from engine.encoding import from_bytes, transaction_bytes
 from engine.errors import ResultCode
 from engine.ids import ContractHash
-from engine.model import HashLock, Note, Output, SignedTransaction, TokenRef, Transaction
+from engine.model import NO_FACTS, HashLock, Note, Output, SignedTransaction, TokenRef, Transaction
 from engine.notary import Notary
 from engine.participants import Participant, Registry
 from engine.store import SqlStore
@@ -49,10 +65,10 @@ JPYS = TokenRef(ContractHash(hashlib.sha256(BRIDGED_SOURCE.encode()).hexdigest()
 WITH_BRIDGE = Registry.of(REGISTRY.central_bank, [
     *(p for p in (REGISTRY.by_name("halyk", "bank"),
                   REGISTRY.by_name("ministry-of-health", "agency")) if p is not None),
-    Participant(BRIDGE.participant, "yen-bridge", "fx_provider")])
-BANK, CENTRAL_FACTS = Party("halyk", "bank"), Party("central-bank", "central_bank")
+    # The central bank lets the bridge issue its own tokens in yen, and only in yen.
+    Participant(BRIDGE.participant, "yen-bridge", "fx_provider", bridged=frozenset({"JPY"}))])
 BRIDGE_FACTS = Party("yen-bridge", "fx_provider")
-BOB_FACTS = Party("bob@halyk", "individual", 1, "halyk")
+BOB_FACTS = facts_of(BOB)
 
 
 @dataclass
@@ -83,7 +99,8 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     store = SqlStore(f"sqlite:///{tmp_path / 'ledger.db'}")
     store.deploy(BRIDGED_SOURCE)
     holder: list[Ledger] = []
-    notary = Notary(store, WITH_BRIDGE, clock=lambda: holder[0].now_s, workers=1)
+    notary = Notary(store, WITH_BRIDGE, clock=lambda: holder[0].now_s, workers=1,
+                    directory=CUSTOMERS)
     holder.append(Ledger(store, notary))
     yield holder[0]
     report = verify(store)
@@ -93,26 +110,29 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 
 
 def _locked(ledger: Ledger, amount: int = 10_000, nonce: str = "lock") -> Note:
-    """The bank funds Alice (a participant here), who locks `amount` KZT for Bob."""
-    issued = ledger.submit(sign(tx("issue", [], [Output(ALICE.participant, amount, "KZT")],
-                                   sender=CENTRAL_FACTS, receiver=BANK, nonce=nonce), CENTRAL))
+    """The bank funds Alice, who locks `amount` KZT for Bob with Halyk's co-signature."""
+    issued = ledger.submit(sign(tx("issue", [], [Output(HALYK.participant, amount, "KZT")],
+                                   sender=CENTRAL_FACTS, receiver=BANK_FACTS, nonce=nonce),
+                                CENTRAL))
+    funded = ledger.submit(sign(tx("transfer", issued, [Output(ALICE.participant, amount, "KZT")],
+                                   sender=BANK_FACTS, nonce=nonce), HALYK))
     lock = HashLock(DIGEST, ALICE.participant, DEADLINE_S)
-    locked = ledger.submit(sign(tx("transfer", issued, [
-        Output(BOB.participant, amount, "KZT", lock=lock)], sender=BANK, receiver=BANK,
-        nonce=nonce), ALICE))
+    locked = ledger.submit(sign(tx("transfer", funded, [
+        Output(BOB.participant, amount, "KZT", lock=lock)], receiver=BOB_FACTS, nonce=nonce),
+        ALICE, HALYK))
     return locked[0]
 
 
 def _claim(note: Note, preimage: bytes | None, *, at_s: int = NOW_S) -> Transaction:
     transaction = tx("transfer", [note], [Output(BOB.participant, note.amount_minor, "KZT")],
-                     sender=BANK, receiver=BANK, at_s=at_s, nonce="claim")
+                     sender=NO_FACTS, at_s=at_s, nonce="claim")
     return Transaction(**{**_fields(transaction),
                           "preimage": preimage.hex() if preimage is not None else None})
 
 
 def _refund(note: Note, *, at_s: int) -> Transaction:
     return tx("transfer", [note], [Output(ALICE.participant, note.amount_minor, "KZT")],
-              sender=BANK, receiver=BANK, at_s=at_s, nonce="refund")
+              sender=NO_FACTS, at_s=at_s, nonce="refund")
 
 
 def _fields(transaction: Transaction) -> dict[str, object]:
@@ -173,7 +193,8 @@ def test_a_malformed_preimage_or_digest_is_malformed(ledger: Ledger) -> None:
     short = Transaction(**{**_fields(_claim(note, None)), "preimage": "abcd"})
     assert ledger.refused(sign(short, BOB))[0] is ResultCode.MALFORMED
     bad_lock = tx("transfer", [note], [Output(BOB.participant, note.amount_minor, "KZT",
-                                              lock=HashLock("zz", BOB.participant, 1))])
+                                              lock=HashLock("zz", BOB.participant, 1))],
+                  sender=NO_FACTS)
     assert ledger.refused(sign(bad_lock, BOB))[0] is ResultCode.MALFORMED
 
 
@@ -192,8 +213,9 @@ def test_a_bridged_token_is_issued_and_redeemed_by_its_issuer_alone(ledger: Ledg
                                  sender=BOB_FACTS, receiver=BRIDGE_FACTS,
                                  nonce="withdraw-1"), BOB, HALYK))
     assert verify(ledger.store).supply == {"JPY": 700}
+    # A redeem's receiver is the central bank (nothing else receives): stated as none.
     burn = tx("redeem", back, [Output(BRIDGE.participant, 200, "JPY", JPYS)],
-              sender=BRIDGE_FACTS, receiver=BRIDGE_FACTS, nonce="withdraw-1")
+              sender=BRIDGE_FACTS, nonce="withdraw-1")
     ledger.submit(sign(burn, BRIDGE))
     assert verify(ledger.store).supply == {"JPY": 200}
 
@@ -228,7 +250,7 @@ def test_a_lock_settles_once_to_one_side(tmp_path_factory: pytest.TempPathFactor
     before the deadline and a refund only from it."""
     store = SqlStore(f"sqlite:///{tmp_path_factory.mktemp('lock') / 'ledger.db'}")
     clock = [NOW_S]
-    notary = Notary(store, WITH_BRIDGE, clock=lambda: clock[0], workers=1)
+    notary = Notary(store, WITH_BRIDGE, clock=lambda: clock[0], workers=1, directory=CUSTOMERS)
     ledger = Ledger(store, notary)
     note = _locked(ledger)
     committed = []

@@ -20,6 +20,7 @@ import pytest
 from ledger_world import (
     ALICE,
     CLINIC,
+    CUSTOMERS,
     HALYK,
     HEALTH,
     NOW_S,
@@ -62,8 +63,8 @@ def store(url: str) -> Iterator[SqlStore]:
 
 
 def notary_for(store: SqlStore) -> Notary:
-    """A notary whose clock stands at the story's time."""
-    return Notary(store, REGISTRY, clock=lambda: NOW_S)
+    """A notary whose clock stands at the story's time, reading the world's customers."""
+    return Notary(store, REGISTRY, clock=lambda: NOW_S, directory=CUSTOMERS)
 
 
 def committed(notary: Notary, signed: SignedTransaction) -> tuple[Note, ...]:
@@ -83,12 +84,12 @@ def test_the_story_commits_and_survives_a_restart(store: SqlStore, url: str) -> 
     and submitting the same transaction again is answered from the store, changing nothing."""
     notary = notary_for(store)
     note = fund_alice(lambda signed: committed(notary, signed))
-    signed = sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK)
+    signed = sign(purchase(note, CLINIC, 1_250_000), ALICE, HALYK)
     committed(notary, signed)
     before = store.table_balances()
     store.close()
     reopened = SqlStore(url)
-    again = Notary(reopened, REGISTRY, clock=lambda: NOW_S).submit(signed)
+    again = Notary(reopened, REGISTRY, clock=lambda: NOW_S, directory=CUSTOMERS).submit(signed)
     assert again.committed and again.replayed
     assert reopened.notes([note.id])[note.id][1] is True
     assert reopened.table_balances() == before
@@ -99,8 +100,8 @@ def test_one_batch_cannot_spend_a_note_twice(store: SqlStore) -> None:
     """Two purchases from one note in one batch: the first commits, the second is refused."""
     notary = notary_for(store)
     note = fund_alice(lambda signed: committed(notary, signed))
-    first = sign(purchase(note, CLINIC, 8062, 100_000), ALICE, HALYK)
-    second = sign(purchase(note, CLINIC, 8062, 200_000, nonce="2"), ALICE, HALYK)
+    first = sign(purchase(note, CLINIC, 100_000), ALICE, HALYK)
+    second = sign(purchase(note, CLINIC, 200_000, nonce="2"), ALICE, HALYK)
     outcomes = notary.submit_batch([first, second])
     assert outcomes[0].committed
     assert outcomes[1].refusal is not None
@@ -112,7 +113,7 @@ def _six_notes(notary: Notary) -> list[Note]:
 
 
 def _six_purchases(notes: list[Note]) -> list[SignedTransaction]:
-    return [sign(purchase(note, CLINIC, 8062, 10_000_000, nonce=f"buy-{i}"), ALICE, HALYK)
+    return [sign(purchase(note, CLINIC, 10_000_000, nonce=f"buy-{i}"), ALICE, HALYK)
             for i, note in enumerate(notes)]
 
 
@@ -137,7 +138,7 @@ def test_limits_count_earlier_transactions_of_the_same_batch(store: SqlStore) ->
 def _race(url: str, signed: SignedTransaction, start: multiprocessing.synchronize.Event,
           results: multiprocessing.Queue[str]) -> None:
     store = SqlStore(url)
-    notary = Notary(store, REGISTRY, clock=lambda: NOW_S)
+    notary = Notary(store, REGISTRY, clock=lambda: NOW_S, directory=CUSTOMERS)
     start.wait()
     outcome = notary.submit(signed)
     results.put("committed" if outcome.committed else outcome.refusal.code.value)  # type: ignore[union-attr]
@@ -149,7 +150,7 @@ def test_two_processes_racing_for_one_note_one_wins(store: SqlStore, url: str) -
     one commits and the other is told note_already_spent."""
     notary = notary_for(store)
     note = fund_alice(lambda signed: committed(notary, signed))
-    payments = [sign(purchase(note, CLINIC, 8062, 100_000 * (i + 1), nonce=f"race-{i}"), ALICE,
+    payments = [sign(purchase(note, CLINIC, 100_000 * (i + 1), nonce=f"race-{i}"), ALICE,
                      HALYK) for i in range(2)]
     context = multiprocessing.get_context("spawn")
     start, results = context.Event(), context.Queue()
@@ -168,7 +169,7 @@ def test_the_journal_replays_into_the_tables(store: SqlStore) -> None:
     and every balance exactly as the tables hold them."""
     notary = notary_for(store)
     note = fund_alice(lambda signed: committed(notary, signed))
-    committed(notary, sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK))
+    committed(notary, sign(purchase(note, CLINIC, 1_250_000), ALICE, HALYK))
     report = verify(store)
     assert report.ok, report.mismatches
     assert report.transactions == len(store.committed_bodies())
@@ -189,7 +190,7 @@ def test_the_verifier_finds_each_kind_of_tampering(store: SqlStore, tampering: s
     """Each change made behind the notary's back is named by the verifier."""
     notary = notary_for(store)
     note = fund_alice(lambda signed: committed(notary, signed))
-    committed(notary, sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK))
+    committed(notary, sign(purchase(note, CLINIC, 1_250_000), ALICE, HALYK))
     with store.engine.begin() as db:
         db.execute(text(tampering))
     report = verify(store)
@@ -207,7 +208,7 @@ def test_ledger_verify_passes_then_reports_a_corrupted_table(store: SqlStore, ur
     is changed behind the ledger's back, reports the balance and supply mismatches (exit 1)."""
     notary = notary_for(store)
     note = fund_alice(lambda signed: committed(notary, signed))
-    committed(notary, sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK))
+    committed(notary, sign(purchase(note, CLINIC, 1_250_000), ALICE, HALYK))
     clean = _earmark("ledger", "verify", "--db", url)
     assert clean.returncode == 0, clean.stderr
     assert "the ledger verifies" in clean.stdout and "1_000_000.00 KZT" in clean.stdout
@@ -229,7 +230,7 @@ def test_a_bank_endorsement_co_signs_every_transaction_it_lists(store: SqlStore)
     transactions point at the stored endorsement, and the ledger still verifies."""
     notary = notary_for(store)
     notes = [fund_alice(lambda signed: committed(notary, signed), nonce=str(n)) for n in (1, 2)]
-    batch = [sign(purchase(note, CLINIC, 8062, 1_000_000, nonce=f"e{i}"), ALICE)
+    batch = [sign(purchase(note, CLINIC, 1_000_000, nonce=f"e{i}"), ALICE)
              for i, note in enumerate(notes)]
     unendorsed = notary.submit_batch(batch)
     assert [o.refusal.code for o in unendorsed if o.refusal] == [ResultCode.NOT_AUTHORISED] * 2
@@ -252,7 +253,7 @@ def test_a_forged_or_foreign_endorsement_co_signs_nothing(store: SqlStore, copie
     moves."""
     notary = notary_for(store)
     note = fund_alice(lambda signed: committed(notary, signed))
-    batch = [sign(purchase(note, CLINIC, 8062, 1_000_000), ALICE)]
+    batch = [sign(purchase(note, CLINIC, 1_000_000), ALICE)]
     forged = replace(_endorse(batch), signature=bytes(64))
     (outcome,) = notary.submit_batch(batch, [forged] * copies)
     assert outcome.refusal is not None and outcome.refusal.code == ResultCode.BAD_SIGNATURE
@@ -299,7 +300,7 @@ def test_the_same_transaction_twice_in_one_batch_commits_once(store: SqlStore) -
     double spend, and the money moves once."""
     notary = notary_for(store)
     note = fund_alice(lambda signed: committed(notary, signed))
-    signed = sign(purchase(note, CLINIC, 8062, 1_250_000), ALICE, HALYK)
+    signed = sign(purchase(note, CLINIC, 1_250_000), ALICE, HALYK)
     first, second = notary.submit_batch([signed, signed])
     assert first.committed and not first.replayed
     assert second.committed and second.replayed
@@ -312,11 +313,11 @@ def test_a_stream_of_batches_sees_each_earlier_batch(store: SqlStore) -> None:
     again is refused as a double spend, exactly as separate `submit_batch` calls would be."""
     notary = notary_for(store)
     note = fund_alice(lambda signed: committed(notary, signed))
-    first = sign(purchase(note, CLINIC, 8062, 1_000_000, nonce="s1"), ALICE, HALYK)
+    first = sign(purchase(note, CLINIC, 1_000_000, nonce="s1"), ALICE, HALYK)
     change = Note(note_id(first.id, 1), ALICE.participant, 9_000_000, "KZT", HEALTH, NOW_S,
                   first.id)
-    second = sign(purchase(change, CLINIC, 8062, 1_000_000, nonce="s2"), ALICE, HALYK)
-    again = sign(purchase(note, CLINIC, 8062, 2_000_000, nonce="s3"), ALICE, HALYK)
+    second = sign(purchase(change, CLINIC, 1_000_000, nonce="s2"), ALICE, HALYK)
+    again = sign(purchase(note, CLINIC, 2_000_000, nonce="s3"), ALICE, HALYK)
     answers = list(notary.submit_stream([([first], []), ([second], []), ([again], [])]))
     assert [[o.committed for o in batch] for batch in answers] == [[True], [True], [False]]
     refusal = answers[2][0].refusal

@@ -14,21 +14,23 @@ from ledger_world import (
     ALICE,
     ALICE_FACTS,
     CLINIC,
+    CUSTOMERS,
+    GROCERY,
     HALYK,
     HEALTH,
     NOW_S,
     REGISTRY,
     SOURCE,
+    facts_of,
     fund_alice,
 )
 from test_store import committed, url  # noqa: F401 - the per-store database fixture
 
-from dsl.facts import Party
 from engine.notary import Notary
 from engine.store import SqlStore
 from engine.wallet import InsufficientFunds, Payment, Wallet
 
-CLINIC_FACTS = Party("clinic@halyk", "merchant", 1, "halyk", mcc=8062)
+CLINIC_FACTS = facts_of(CLINIC)  # as Halyk registered it: MCC 8062
 VISIT = Payment(1_000_000, "KZT", HEALTH, CLINIC.participant, CLINIC_FACTS, "purchase",
                 plain_to_receiver=True)
 
@@ -39,7 +41,7 @@ def test_concurrent_payments_choose_distinct_notes(url: str) -> None:  # noqa: F
     anything is signed."""
     store = SqlStore(url)
     store.deploy(SOURCE)
-    notary = Notary(store, REGISTRY, clock=lambda: NOW_S)
+    notary = Notary(store, REGISTRY, clock=lambda: NOW_S, directory=CUSTOMERS)
     for index in range(10):
         fund_alice(lambda signed: committed(notary, signed), nonce=f"w{index}")
     wallet = Wallet(ALICE, ALICE_FACTS, store, notary, cosigners=(HALYK,))
@@ -61,12 +63,11 @@ def test_a_refused_payment_releases_its_notes(url: str) -> None:  # noqa: F811
     """A purchase refused by the contract (a grocery) leaves the note free for the next one."""
     store = SqlStore(url)
     store.deploy(SOURCE)
-    notary = Notary(store, REGISTRY, clock=lambda: NOW_S)
+    notary = Notary(store, REGISTRY, clock=lambda: NOW_S, directory=CUSTOMERS)
     fund_alice(lambda signed: committed(notary, signed))
     wallet = Wallet(ALICE, ALICE_FACTS, store, notary, cosigners=(HALYK,))
-    grocery = Payment(100_000, "KZT", HEALTH, CLINIC.participant,
-                      Party("shop@halyk", "merchant", 1, "halyk", mcc=5411), "purchase",
-                      plain_to_receiver=True)
+    grocery = Payment(100_000, "KZT", HEALTH, GROCERY.participant, facts_of(GROCERY),
+                      "purchase", plain_to_receiver=True)
     refused = wallet.pay(grocery)
     assert refused.refusal is not None and refused.refusal.code.value == "purpose_not_allowed"
     assert wallet.pay(VISIT).committed
