@@ -36,6 +36,9 @@ MARGIN_S_MAX: Final = WINDOW_S_MAX  # a margin longer than any source deadline l
 POLL_INTERVAL_S_MAX: Final = 60.0
 LINKS_MAX: Final = 64  # ledgers or chain routes one provider settles on
 HUBS_MAX: Final = 16  # hub keys one provider serves
+# Reservations one hub may hold at once whose source is not locked yet and whose source deadline
+# is ahead (node.fx_settlement_store): many times what a busy hub holds while its senders lock.
+OPEN_RESERVATIONS_PER_CALLER_MAX: Final = 1_000
 
 
 class TierConfig(BaseModel):

@@ -48,7 +48,11 @@ from node.api import Api, Call
 from node.client import NO_ANSWER, ClientError, NodeClient
 from node.errors import NodeError, conflict, not_found, unprocessable
 from node.fx_messages import QuoteWire
-from node.fx_provider_config import SOURCE_DEADLINE_S_MAX, FxProviderConfig
+from node.fx_provider_config import (
+    OPEN_RESERVATIONS_PER_CALLER_MAX,
+    SOURCE_DEADLINE_S_MAX,
+    FxProviderConfig,
+)
 from node.fx_settlement_store import Settlement, SettlementBook
 from node.ledger_wallet import LedgerWallet
 from node.messages import (
@@ -169,9 +173,11 @@ class SettlementDesk:
         row = Settlement(request.payment_id, quote.id, requester, LegStatus.ACCEPTED,
                          quote.source.currency, quote.source.amount_minor,
                          quote.destination.currency, quote.destination.amount_minor,
-                         int(self._clock()), request.model_dump_json().encode())
+                         int(self._clock()), request.source_deadline_s,
+                         request.model_dump_json().encode())
         liquidity = self.config.liquidity_minor.get(quote.destination.currency, 0)
-        return self._acceptance(await self.book.reserve(row, liquidity))
+        return self._acceptance(await self.book.reserve(row, liquidity,
+                                                        OPEN_RESERVATIONS_PER_CALLER_MAX))
 
     def _check_terms(self, quote: QuoteWire, request: AcceptanceRequest) -> None:
         """The quote is still firm, the deadlines are near enough and leave the provider room,
@@ -234,6 +240,10 @@ class SettlementDesk:
         reported = call.body(SourceLocked)
         async with self._moving_lock(row.payment_id):
             row = await self._reread(row)
+            if row.status is LegStatus.ACCEPTED:
+                # A reservation lapsed at its source deadline stopped counting against the
+                # liquidity: it must not come back by a late report.
+                row = await self._expire_unlocked(row)
             if row.status is LegStatus.ACCEPTED:
                 row = await self._judge_source(row, TxId(reported.source_tx_id))
                 row = await self._advance_quietly(row)

@@ -2,8 +2,17 @@
 
 The table, `fx_settlements`, is a node table (`node.tables`, created and upgraded by the node's
 migrations). Every write goes through the provider's single `Writer`, so a write that reads
-before it inserts (`reserve`: the liquidity check and the reservation) runs alone against every
-other write: two acceptances can never both fit into the same liquidity.
+before it inserts (`reserve`: the caller's cap, the liquidity check and the reservation) runs
+alone against every other write: two acceptances can never both fit into the same liquidity,
+nor one hub's past its cap.
+
+A reservation holds liquidity from acceptance on, and for good once its payment settles; it
+stops when the payment is released (refunded or refused) or when it lapses: still accepted, its
+source never locked, at its source deadline (no destination may be locked after it). The loop
+then marks a lapsed payment refunded (`SettlementDesk._expire_unlocked`); the sums do not wait
+for it. An accepted reservation before its deadline is open: a hub holds at most
+`OPEN_RESERVATIONS_PER_CALLER_MAX` of those, so senders who order and never lock cannot hold
+a provider's whole liquidity through it.
 """
 
 from __future__ import annotations
@@ -14,8 +23,10 @@ from typing import Any, Final
 
 from sqlalchemy import (
     Engine,
+    and_,
     bindparam,
     func,
+    or_,
     select,
 )
 from sqlalchemy.engine import Connection
@@ -40,9 +51,14 @@ _BY: Final = {column: select(SETTLEMENTS).where(SETTLEMENTS.c[column] == bindpar
               for column in ("payment_id", "quote_id", "source_note_id")}
 _UPDATE: Final = SETTLEMENTS.update().where(SETTLEMENTS.c.payment_id == bindparam("row_id"))
 _INSERT: Final = SETTLEMENTS.insert()
+_OPEN: Final = and_(SETTLEMENTS.c.status == LegStatus.ACCEPTED.value,
+                    SETTLEMENTS.c.source_deadline_s > bindparam("now_s"))
+_HOLDING: Final = and_(*(SETTLEMENTS.c.status != status.value for status in sorted(RELEASED)),
+                       or_(SETTLEMENTS.c.status != LegStatus.ACCEPTED.value, _OPEN))
 _RESERVED: Final = select(func.coalesce(func.sum(SETTLEMENTS.c.reserved_minor), 0)).where(
-    SETTLEMENTS.c.destination_currency == bindparam("currency"),
-    SETTLEMENTS.c.status.not_in(sorted(RELEASED)))
+    SETTLEMENTS.c.destination_currency == bindparam("currency"), _HOLDING)
+_OPEN_OF: Final = select(func.count()).where(SETTLEMENTS.c.requester == bindparam("requester"),
+                                             _OPEN)
 _TAKEN: Final = select(SETTLEMENTS).where((SETTLEMENTS.c.quote_id == bindparam("quote_id"))
                                           | (SETTLEMENTS.c.payment_id == bindparam("payment_id")))
 
@@ -60,6 +76,7 @@ class Settlement:
     destination_currency: str
     reserved_minor: int
     accepted_at_s: int
+    source_deadline_s: int  # the request's, kept as a column (the reservation lapses at it)
     request: bytes
     source_note_id: str | None = None
     destination_signed: bytes | None = None
@@ -97,15 +114,25 @@ class SettlementBook:
         self._rows: Recent[str, Settlement] = Recent(ROWS_KEPT_MAX)
         self._by = {column: Lookup(engine, statement) for column, statement in _BY.items()}
 
-    async def reserve(self, row: Settlement, liquidity_minor: int) -> Settlement:
-        """Insert `row` if its quote is not taken and its credit fits `liquidity_minor` beside
-        the live reservations of its currency; the stored row if this very payment was accepted
-        before. Refusals: `quote_taken`, `payment_exists` (409), `liquidity_exceeded` (422)."""
+    async def reserve(self, row: Settlement, liquidity_minor: int,
+                      open_per_caller_max: int) -> Settlement:
+        """Insert `row` if its quote is not taken, its requester holds fewer than
+        `open_per_caller_max` open reservations, and its credit fits `liquidity_minor` beside
+        the reservations holding its currency, as of its `accepted_at_s`; the stored row if
+        this very payment was accepted before. Refusals: `quote_taken`, `payment_exists` (409),
+        `open_reservations_exceeded`, `liquidity_exceeded` (422)."""
         def job(db: Connection) -> Settlement:
             taken = _taken(db, row)
             if taken is not None:
                 return taken
-            reserved = db.execute(_RESERVED, {"currency": row.destination_currency}).scalar()
+            now_s = row.accepted_at_s
+            held = db.execute(_OPEN_OF, {"requester": row.requester, "now_s": now_s}).scalar()
+            if int(held or 0) >= open_per_caller_max:
+                raise unprocessable("open_reservations_exceeded", f"this caller holds {held} "
+                                    f"reservations whose source is not locked yet, the most "
+                                    f"it may")
+            reserved = db.execute(_RESERVED, {"currency": row.destination_currency,
+                                              "now_s": now_s}).scalar()
             if int(reserved or 0) + row.reserved_minor > liquidity_minor:
                 raise unprocessable("liquidity_exceeded", f"{reserved} of {liquidity_minor} "
                                     f"minor units of {row.destination_currency} are reserved; "

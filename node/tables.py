@@ -222,6 +222,7 @@ FX_QUOTES = Table(
     Column("created_at_s", BigInteger, nullable=False),
     Column("expires_at_s", BigInteger, nullable=False),
     Column("body", LargeBinary, nullable=False),  # the signed QuoteWire as it was answered
+    Index("fx_quotes_by_age", "created_at_s"),  # pruning takes the oldest
 )
 FX_SETTLEMENTS = Table(
     "fx_settlements", NODE_METADATA,
@@ -234,6 +235,8 @@ FX_SETTLEMENTS = Table(
     Column("destination_currency", Text, nullable=False),
     Column("reserved_minor", BigInteger, nullable=False),
     Column("accepted_at_s", BigInteger, nullable=False),
+    # The request's, as a column: a reservation not locked by then stops counting.
+    Column("source_deadline_s", BigInteger, nullable=False),
     Column("request", LargeBinary, nullable=False),  # the AcceptanceRequest as it came
     Column("source_note_id", Text, unique=True),  # a source note backs one payment
     Column("destination_signed", LargeBinary),  # the signed destination lock, before submitting
@@ -241,4 +244,6 @@ FX_SETTLEMENTS = Table(
     Column("preimage", Text),  # stored before the source is claimed with it
     Column("code", Text, nullable=False, default=""),
     Column("detail", Text, nullable=False, default=""),
+    # A hub's open reservations (accepted, the source deadline ahead) are counted at each one.
+    Index("fx_settlements_open_by_requester", "requester", "status", "source_deadline_s"),
 )

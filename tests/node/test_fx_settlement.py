@@ -43,6 +43,7 @@ from engine.encoding import note_id
 from engine.ids import TxId
 from engine.keys import KeyPair
 from engine.model import HashLock
+from node import fx_settlement
 from node.client import NO_ANSWER, ClientError, NodeClient
 from node.fx_provider import FxProviderService, fx_app
 from node.fx_provider_config import (
@@ -312,6 +313,54 @@ def test_a_source_deadline_further_than_a_day_is_refused(tmp_path: Path) -> None
         within = terms(await made.quote(LIQUIDITY_KZT), ledger_to(key("bob")),
                        source_in_s=SOURCE_DEADLINE_S_MAX - 60, destination_in_s=300)
         assert (await made.hub().post("/acceptances", within.body)).status == 201
+
+    run(tmp_path, scenario)
+
+
+def test_a_reservation_never_locked_frees_the_liquidity_at_its_source_deadline(
+        tmp_path: Path) -> None:
+    """The finding of issue 21: reservations whose source was never locked held the liquidity
+    for good. Two accepted payments hold all of it until their source deadline, 10 s ahead:
+    nothing more fits before it; past it the whole liquidity fits again at once, before the
+    loop's pass, which then marks the other lapsed payment refunded (`source_not_locked`). A
+    source reported after the deadline answers the same and locks nothing."""
+    async def scenario(made: World) -> None:
+        hub, half = made.hub(), LIQUIDITY_KZT // 2
+        lapsing = [terms(await made.quote(half), ledger_to(key("bob")), source_in_s=10,
+                         destination_in_s=5) for _ in range(2)]
+        for payment in lapsing:
+            assert (await hub.post("/acceptances", payment.body)).status == 201
+        early = terms(await made.quote(1), ledger_to(key("bob")))
+        refused = await hub.post("/acceptances", early.body)
+        assert (refused.status, refused.body["code"]) == (422, "liquidity_exceeded")
+
+        made.clock.offset_s = 11  # the provider's clock past both source deadlines
+        whole = terms(await made.quote(LIQUIDITY_KZT), ledger_to(key("bob")))
+        assert (await hub.post("/acceptances", whole.body)).status == 201
+        late = await report_source(made, lapsing[0], "0" * 64)
+        await made.service.settlement.step()
+        swept = await hub.get(f"/legs/{lapsing[1].payment_id}")
+        for leg in (late, swept):
+            assert (leg.body["status"], leg.body["code"]) == ("refunded", "source_not_locked")
+        assert late.body["destination_note_id"] is None
+
+    run(tmp_path, scenario)
+
+
+def test_a_hubs_open_reservations_are_capped(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the cap at 2 (`OPEN_RESERVATIONS_PER_CALLER_MAX`), a hub's third acceptance while
+    two of its payments wait for their source is refused with `open_reservations_exceeded`,
+    and another hub the provider serves still gets its own."""
+    monkeypatch.setattr(fx_settlement, "OPEN_RESERVATIONS_PER_CALLER_MAX", 2)
+
+    async def scenario(made: World) -> None:
+        answers = []
+        for who in (HUB, HUB, HUB, OTHER_HUB):
+            payment = terms(await made.quote(who=who), ledger_to(key("bob")))
+            answers.append(await made.hub(who).post("/acceptances", payment.body))
+        assert [a.status for a in answers] == [201, 201, 422, 201]
+        assert answers[2].body["code"] == "open_reservations_exceeded"
 
     run(tmp_path, scenario)
 

@@ -70,9 +70,38 @@ def test_hub_and_provider_tables_made_before_0006_are_kept(tmp_path: Path) -> No
             ScriptDirectory.from_config(alembic_config("node")).get_current_head())
 
 
+def test_reservations_stored_before_0008_get_their_source_deadline(tmp_path: Path) -> None:
+    """A provider's reservation stored before 0008 gets the source deadline of its request, so
+    it lapses as a new one does; 0008 adds the indexes its counts and the quotes' pruning
+    read. Downgraded to 0007, the row is kept without them."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'fx.db'}")
+    migrate(engine, command.upgrade, "node0007")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO fx_settlements (payment_id, quote_id, requester, status, "
+            "source_currency, source_minor, destination_currency, reserved_minor, "
+            "accepted_at_s, request, code, detail) VALUES ('p-1', 'q-1', 'hub', 'accepted', "
+            "'KHR', 100, 'THB', 5, 10, :request, '', '')"),
+            {"request": b'{"source_deadline_s": 4000, "destination_deadline_s": 3700}'})
+    upgrade(engine, "node")
+    with engine.connect() as connection:
+        assert connection.execute(text(
+            "SELECT payment_id, source_deadline_s FROM fx_settlements")).all() == [("p-1", 4000)]
+    schema = inspect(engine)
+    assert "fx_quotes_by_age" in {i["name"] for i in schema.get_indexes("fx_quotes")}
+    assert "fx_settlements_open_by_requester" in {
+        i["name"] for i in schema.get_indexes("fx_settlements")}
+    migrate(engine, command.downgrade, "node0007")
+    schema = inspect(engine)
+    assert "source_deadline_s" not in {c["name"] for c in schema.get_columns("fx_settlements")}
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT payment_id FROM fx_settlements")).all() == [
+            ("p-1",)]
+
+
 def test_the_newest_schema_downgrades_to_0004(tmp_path: Path) -> None:
-    """The downgrades of 0006 and 0005 run: the hub's and providers' tables and the index by
-    age are gone again."""
+    """The downgrades from the newest to 0005 run: the hub's and providers' tables and the
+    index by age are gone again."""
     engine = create_engine(f"sqlite:///{tmp_path / 'node.db'}")
     upgrade(engine, "node")
     migrate(engine, command.downgrade, "node0004")
