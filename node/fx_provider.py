@@ -57,6 +57,7 @@ from node.fx_settlement_store import SettlementBook
 from node.http_service import serve_app, service_app
 from node.idempotency import IdempotencyStore
 from node.metrics import Metrics
+from node.pruning import AgePruning
 from node.recent import Recent
 from node.tables import FX_QUOTES as QUOTES
 
@@ -66,13 +67,18 @@ QUOTE_ID_BYTES: Final = 16  # 128 random bits: an id nobody can guess
 _UNSIGNED: Final = "0" * 128  # the signature field's place-holder while the quote is signed
 
 QUOTES_KEPT_MAX: Final = 10_000  # quotes issued lately, kept in memory by id
+# How long an issued quote is stored, from its creation; then it is pruned (`node.pruning`). Far
+# longer than a quote binds (QUOTE_VALID_S_MAX) plus the furthest source deadline of a payment
+# (SOURCE_DEADLINE_S_MAX), while which a hub may send its acceptance again.
+QUOTE_RETENTION_S: Final = 2 * 24 * 3600
 _FIND: Final = select(QUOTES.c.body, QUOTES.c.requester).where(
     QUOTES.c.id == bindparam("quote_id"))
 _INSERT: Final = QUOTES.insert()
 
 
 class QuoteBook:
-    """The quotes the provider issued, by id, with the caller that asked for each.
+    """The quotes the provider issued, by id, with the caller that asked for each, for
+    `QUOTE_RETENTION_S`: storing one also prunes the oldest past it, in bounded batches.
 
     The quotes issued lately are kept in memory too (`QUOTES_KEPT_MAX`): a quote never changes,
     and the one a hub accepts was issued moments before."""
@@ -82,13 +88,16 @@ class QuoteBook:
         self._writer = writer
         self._find = Lookup(engine, _FIND)
         self._kept: Recent[str, tuple[QuoteWire, str]] = Recent(QUOTES_KEPT_MAX)
+        self._pruning = AgePruning(QUOTES, QUOTES.c.created_at_s, (QUOTES.c.id,),
+                                   retention_s=QUOTE_RETENTION_S)
 
     async def keep(self, quote: QuoteWire, requester: str) -> None:
         """Store `quote` durably; returns once it is committed."""
         values = {"id": quote.id, "requester": requester, "created_at_s": quote.created_at_s,
                   "expires_at_s": quote.expires_at_s,
                   "body": quote.model_dump_json().encode()}
-        await self._writer.write(lambda db: db.execute(_INSERT, values).rowcount)
+        await self._pruning.write(self._writer, lambda db: db.execute(_INSERT, values).rowcount,
+                                  quote.created_at_s)
         self._kept.keep(quote.id, (quote, requester))
 
     async def find(self, quote_id: str, requester: str) -> QuoteWire | None:

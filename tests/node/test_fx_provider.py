@@ -32,8 +32,10 @@ from node.client import ClientError
 from node.config import write
 from node.database import open_database
 from node.fx_messages import QuoteRequest, quote_signing_bytes
-from node.fx_provider import build_fx_app
+from node.fx_provider import QUOTE_RETENTION_S, build_fx_app
 from node.fx_provider_config import (
+    QUOTE_VALID_S_MAX,
+    SOURCE_DEADLINE_S_MAX,
     CorridorConfig,
     FxProviderConfig,
     TierConfig,
@@ -215,6 +217,37 @@ def kept_quotes(config: FxProviderConfig) -> list[str]:
             return list(db.scalars(select(FX_QUOTES.c.id)))
     finally:
         engine.dispose()
+
+
+class MovingClock:
+    """The provider's clock, which a test moves."""
+
+    def __init__(self, now_s: float) -> None:
+        self.now_s = now_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def test_quotes_are_pruned_after_their_retention(tmp_path: Path) -> None:
+    """The finding of issue 21: one key's quotes grew by 81 rows a second and were never
+    pruned. A quote is stored for `QUOTE_RETENTION_S` (longer than any quote binds plus the
+    furthest source deadline, while a hub may accept it again), then a later quote's store
+    prunes it; a younger one stays."""
+    assert QUOTE_RETENTION_S > QUOTE_VALID_S_MAX + SOURCE_DEADLINE_S_MAX
+    config, clock = provider_config(tmp_path), MovingClock(NOW_S)
+
+    async def scenario() -> None:
+        async with provider(config, clock) as url, FxClient(url, HUB) as hub:
+            old = await hub.quote(source_fixed(100_000_000))
+            clock.now_s += QUOTE_RETENTION_S - 100
+            young = await hub.quote(source_fixed(100_000_000))
+            assert sorted(kept_quotes(config)) == sorted([old.id, young.id])
+            clock.now_s += 101  # `old` is past its retention, `young` is not
+            new = await hub.quote(source_fixed(100_000_000))
+        assert sorted(kept_quotes(config)) == sorted([young.id, new.id])
+
+    run(scenario)
 
 
 def test_issued_quotes_survive_a_restart_and_stay_private(tmp_path: Path) -> None:
