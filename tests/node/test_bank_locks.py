@@ -194,7 +194,7 @@ def test_a_merchant_claims_a_locked_note_through_its_bank(tmp_path: Path) -> Non
     async def scenario(net: Network) -> None:
         shop = await open_customer(net, "shop", role="merchant", mcc=5411)
         bob = await open_customer(net, "bob")
-        note = await _locked_to(net, shop, "shop@aba", 70_000)
+        note = await _locked_to(net, shop, 70_000)
         balances = await net.bank(shop).get("/customers/shop@aba/balances")
         [khr] = balances.body["balances"]
         assert (khr["amount_minor"], khr["notes"], khr["locked_minor"]) == (0, 0, 70_000)
@@ -214,11 +214,11 @@ def test_a_merchant_claims_a_locked_note_through_its_bank(tmp_path: Path) -> Non
     run(tmp_path, scenario)
 
 
-async def _locked_to(net: Network, wallet: KeyPair, account: str, amount_minor: int) -> str:
-    """The FX provider pays `account` a note locked under `DIGEST` for an hour; its id."""
+async def _locked_to(net: Network, wallet: KeyPair, amount_minor: int) -> str:
+    """The FX provider pays `wallet` a note locked under `DIGEST` for an hour; its id."""
     async with NodeClient(net.central_url, FX) as client:
         paid = await LedgerWallet(client, FX_NAME, role="fx_provider").pay(
-            wallet.participant, Party(id=account, role="merchant", kyc=1, bank="aba"),
+            wallet.participant, Party(),  # the ledger reads the registration
             amount_minor, "KHR",
             lock=HashLock(DIGEST, FX.participant, int(time.time()) + HOUR_S))
     assert paid.status == "committed", paid
