@@ -61,7 +61,7 @@ def fx_init(  # noqa: PLR0917 - Typer maps each option to one parameter
     spread: Annotated[str, typer.Option(help="Base spread in percent, e.g. 0.5.")],
     fee: Annotated[str, typer.Option(help="Fee in percent of the source, e.g. 0.3.")],
     liquidity_minor: Annotated[int, typer.Option(
-        help="The most one quote may credit, in destination minor units.")],
+        help="The provider's liquidity in the destination currency, minor units.")],
     fee_minimum_minor: Annotated[int, typer.Option(help="The least fee, source minor units.")] = 0,
     tier: Annotated[list[str] | None, typer.Option(
         help="FROM_MINOR:IMPROVEMENT_PERCENT (repeatable).")] = None,

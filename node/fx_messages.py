@@ -122,7 +122,9 @@ class CorridorRatesWire(BaseModel):
     fee_percent: DecimalText
     fee_minimum_minor: int
     quote_valid_s: int
-    liquidity_minor: int = Field(description="the most one quote may credit")
+    liquidity_minor: int = Field(description="the provider's liquidity in the destination "
+                                 "currency: a quote credits at most what the payments it has "
+                                 "accepted leave of it")
 
 
 class RateSheetWire(BaseModel):

@@ -1,14 +1,15 @@
 """An FX provider's service: its rate sheet, firm quotes on request, and the quotes it issued.
 
 `GET /rates` publishes the provider's corridors, prices and accounts (unsigned: it is public).
-`POST /quotes` prices a conversion (`node.fx_quotes`), checks it against the provider's liquidity
-in the destination currency, signs it with the provider's key and keeps it durably before
-answering, so a quote that left the provider can later be honoured or refused by its id, even
-after a restart (`GET /quotes/{id}`, visible to the caller that asked for it alone). Requests are
-signed by the caller's key as on every Earmark node (`node.request_signing`); firm quotes and
-acceptances are for the hubs the provider serves (`hub_keys`) alone. The hub accepts a quote
-for a payment and reports its legs to the settlement desk (`node.fx_settlement`), which
-reserves liquidity, locks the destination and claims the source.
+`POST /quotes` prices a conversion (`node.fx_quotes`), checks it against what the accepted
+payments leave of the provider's liquidity in the destination currency, signs it with the
+provider's key and keeps it durably before answering, so a quote that left the provider can
+later be honoured or refused by its id, even after a restart (`GET /quotes/{id}`, visible to
+the caller that asked for it alone), for `QUOTE_RETENTION_S`. Requests are signed by the
+caller's key as on every Earmark node (`node.request_signing`); firm quotes and acceptances are
+for the hubs the provider serves (`hub_keys`) alone. The hub accepts a quote for a payment and
+reports its legs to the settlement desk (`node.fx_settlement`), which reserves liquidity, locks
+the destination and claims the source.
 """
 
 from __future__ import annotations
@@ -162,11 +163,24 @@ class FxProviderService:
         """POST /quotes: price, check liquidity, sign and keep a quote (for a hub it serves)."""
         requester = served_hub(self.config, call)
         quote = self.price(call.body(QuoteRequest))
+        await self._require_free(quote.destination)
         await self.quotes.keep(quote, requester)
         return quote
 
+    async def _require_free(self, credit: MoneyWire) -> None:
+        """`liquidity_exceeded` unless `credit` fits beside the reservations holding its
+        currency now. A quote the provider could not accept would fail the hub's order, while
+        refused here it lets the hub choose the next provider's."""
+        liquidity = self.config.liquidity_minor.get(credit.currency, 0)
+        reserved = await self.settlement.book.reserved(credit.currency, int(self._clock()))
+        if credit.amount_minor > liquidity - reserved:
+            raise unprocessable("liquidity_exceeded", f"{self.config.name} cannot credit "
+                                f"{credit.amount_minor} minor units of {credit.currency} "
+                                f"beside the payments it has accepted")
+
     def price(self, request: QuoteRequest) -> QuoteWire:
-        """A signed quote for `request` (not yet kept), or a refusal with its code."""
+        """A signed quote for `request` (not kept, its liquidity not checked), or a refusal
+        with its code."""
         pair = (request.source_currency, request.destination_currency)
         pricing = self._pricing.get(pair)
         if pricing is None:
@@ -174,10 +188,6 @@ class FxProviderService:
                                 f"{pair[0]} to {pair[1]}")
         priced = (price_source(pricing, request.amount_minor) if request.fixed is Fixed.SOURCE
                   else price_destination(pricing, request.amount_minor))
-        liquidity = self.config.liquidity_minor.get(pricing.destination, 0)
-        if priced.destination_minor > liquidity:
-            raise unprocessable("liquidity_exceeded", f"{self.config.name} can credit at most "
-                                f"{liquidity} minor units of {pricing.destination} per quote")
         return self._signed(self._quote_of(pricing, priced))
 
     async def quote_by_id(self, call: Call) -> QuoteWire:

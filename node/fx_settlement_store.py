@@ -53,6 +53,7 @@ _UPDATE: Final = SETTLEMENTS.update().where(SETTLEMENTS.c.payment_id == bindpara
 _INSERT: Final = SETTLEMENTS.insert()
 _OPEN: Final = and_(SETTLEMENTS.c.status == LegStatus.ACCEPTED.value,
                     SETTLEMENTS.c.source_deadline_s > bindparam("now_s"))
+# Conditions of single values, not lists: a `Lookup` runs `_RESERVED` for every quote.
 _HOLDING: Final = and_(*(SETTLEMENTS.c.status != status.value for status in sorted(RELEASED)),
                        or_(SETTLEMENTS.c.status != LegStatus.ACCEPTED.value, _OPEN))
 _RESERVED: Final = select(func.coalesce(func.sum(SETTLEMENTS.c.reserved_minor), 0)).where(
@@ -113,6 +114,7 @@ class SettlementBook:
         self._writer = writer
         self._rows: Recent[str, Settlement] = Recent(ROWS_KEPT_MAX)
         self._by = {column: Lookup(engine, statement) for column, statement in _BY.items()}
+        self._reserved = Lookup(engine, _RESERVED)
 
     async def reserve(self, row: Settlement, liquidity_minor: int,
                       open_per_caller_max: int) -> Settlement:
@@ -142,6 +144,11 @@ class SettlementBook:
         stored = await self._writer.write(job)
         self._rows.keep(stored.payment_id, stored)
         return stored
+
+    async def reserved(self, currency: str, now_s: int) -> int:
+        """What the reservations holding `currency` at `now_s` hold, in minor units."""
+        found = await read(self._engine, self._reserved.rows, currency=currency, now_s=now_s)
+        return int(found[0][0])
 
     async def by_payment(self, payment_id: str) -> Settlement | None:
         """The row of `payment_id`, if accepted."""

@@ -243,6 +243,8 @@ def test_acceptance_refuses_expired_foreign_taken_tight_and_too_large(tmp_path: 
     provider's clock."""
     async def scenario(made: World) -> None:
         hub = made.hub()
+        # Quoted before anything is reserved: the acceptance checks the liquidity again.
+        large = terms(await made.quote(LIQUIDITY_KZT - PAYMENT_KZT + 1), ledger_to(key("bob")))
         quote = await made.quote()
         payment = terms(quote, ledger_to(key("bob")))
         foreign = await made.hub(OTHER_HUB).post("/acceptances", payment.body)
@@ -264,17 +266,32 @@ def test_acceptance_refuses_expired_foreign_taken_tight_and_too_large(tmp_path: 
             refused = await hub.post("/acceptances", tight.body)
             assert (refused.status, refused.body["code"]) == (422, "deadline_margin")
 
-        large = terms(await made.quote(LIQUIDITY_KZT - PAYMENT_KZT + 1), ledger_to(key("bob")))
         refused = await hub.post("/acceptances", large.body)
         assert (refused.status, refused.body["code"]) == (422, "liquidity_exceeded")
+        stale = terms(await made.quote(1), ledger_to(key("bob")))
         fits = terms(await made.quote(LIQUIDITY_KZT - PAYMENT_KZT), ledger_to(key("bob")))
         assert (await hub.post("/acceptances", fits.body)).status == 201
 
-        stale = terms(await made.quote(1), ledger_to(key("bob")))
         made.clock.offset_s = 31  # past the quote's 30 s of validity
         stale.body.update(source_deadline_s=now_s + 700, destination_deadline_s=now_s + 400)
         refused = await hub.post("/acceptances", stale.body)
         assert (refused.status, refused.body["code"]) == (422, "quote_expired")
+
+    run(tmp_path, scenario)
+
+
+def test_a_quote_credits_no_more_than_the_accepted_payments_leave(tmp_path: Path) -> None:
+    """With all but 7 000 of the 100 000 liquidity accepted, a firm quote for 7 001 is refused
+    with `liquidity_exceeded` (the hub then takes the next provider's) and one for 7 000 is
+    given."""
+    async def scenario(made: World) -> None:
+        most = terms(await made.quote(LIQUIDITY_KZT - PAYMENT_KZT), ledger_to(key("bob")))
+        assert (await made.hub().post("/acceptances", most.body)).status == 201
+        refused = await made.hub().post("/quotes", {
+            "source_currency": "KHR", "destination_currency": "KZT", "fixed": "destination",
+            "amount_minor": PAYMENT_KZT + 1})
+        assert (refused.status, refused.body["code"]) == (422, "liquidity_exceeded")
+        assert (await made.quote(PAYMENT_KZT))["destination"]["amount_minor"] == PAYMENT_KZT
 
     run(tmp_path, scenario)
 
@@ -321,7 +338,7 @@ def test_a_reservation_never_locked_frees_the_liquidity_at_its_source_deadline(
         tmp_path: Path) -> None:
     """The finding of issue 21: reservations whose source was never locked held the liquidity
     for good. Two accepted payments hold all of it until their source deadline, 10 s ahead:
-    nothing more fits before it; past it the whole liquidity fits again at once, before the
+    nothing more is quoted before it; past it the whole liquidity fits again at once, before the
     loop's pass, which then marks the other lapsed payment refunded (`source_not_locked`). A
     source reported after the deadline answers the same and locks nothing."""
     async def scenario(made: World) -> None:
@@ -330,8 +347,9 @@ def test_a_reservation_never_locked_frees_the_liquidity_at_its_source_deadline(
                          destination_in_s=5) for _ in range(2)]
         for payment in lapsing:
             assert (await hub.post("/acceptances", payment.body)).status == 201
-        early = terms(await made.quote(1), ledger_to(key("bob")))
-        refused = await hub.post("/acceptances", early.body)
+        refused = await hub.post("/quotes", {
+            "source_currency": "KHR", "destination_currency": "KZT", "fixed": "destination",
+            "amount_minor": 1})
         assert (refused.status, refused.body["code"]) == (422, "liquidity_exceeded")
 
         made.clock.offset_s = 11  # the provider's clock past both source deadlines

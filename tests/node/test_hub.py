@@ -20,6 +20,7 @@ from bank_network import key
 from hub_world import (
     BOB,
     DARA,
+    LIQUIDITY,
     NOODLES,
     TEA_SHOP,
     HubWorld,
@@ -181,6 +182,28 @@ def test_the_next_provider_serves_when_the_best_is_offline(tmp_path: Path) -> No
         async with made.hub() as hub, made.bank() as bank:
             paid = await pay_abroad(hub, bank, offer.quote.id, timeout_s=SETTLE_WAIT_S)
         assert paid.status == "ACCC"
+        assert await switch_balance(made, "fx-wing-fx") == 5_000_000 - 20_000
+    run(tmp_path, story)
+
+
+def test_the_next_provider_serves_when_the_best_has_no_liquidity_left(tmp_path: Path) -> None:
+    """The finding of issue 21: with acleda-fx's baht held by accepted payments, a real order
+    through the hub was refused `liquidity_exceeded` and the hub did not turn to wing-fx. Now
+    acleda-fx (the cheaper) refuses the firm quote, the hub reports it skipped for that and
+    offers wing-fx's quote, which the sender approves and which settles."""
+    async def story(made: HubWorld) -> None:
+        destination = Destination(kind="switch", system="promptpay", account=TEA_SHOP)
+        held = await quote(made, destination, LIQUIDITY["THB"] - 10_000)
+        assert held.quote.provider == "acleda-fx"
+        async with made.hub() as hub:
+            await hub.order(held.quote.id)  # accepted, never locked: the baht stay held
+        offer = await quote(made, destination, 20_000)
+        assert offer.quote.provider == "wing-fx"
+        assert [(s.provider, s.why) for s in offer.skipped] == [("acleda-fx", "error")]
+        assert offer.skipped[0].detail.startswith("liquidity_exceeded: ")
+        async with made.hub() as hub, made.bank() as bank:
+            paid = await pay_abroad(hub, bank, offer.quote.id, timeout_s=SETTLE_WAIT_S)
+        assert (paid.status, paid.quote.provider) == ("ACCC", "wing-fx")
         assert await switch_balance(made, "fx-wing-fx") == 5_000_000 - 20_000
     run(tmp_path, story)
 

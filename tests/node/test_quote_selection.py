@@ -25,6 +25,7 @@ from node.fx_messages import QuoteRequest, QuoteWire
 from node.fx_provider import FxProviderService, build_fx_app
 from node.fx_provider_config import CorridorConfig, FxProviderConfig, fresh_fx_provider
 from node.fx_quotes import Fixed
+from node.fx_settlement_store import Settlement
 from node.processes import free_port
 from node.quote_selection import (
     FxClient,
@@ -37,6 +38,7 @@ from node.quote_selection import (
     choose,
     select_quote,
 )
+from node.settlement_messages import LegStatus
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 KHR_THB = CompiledContract.from_file(CONTRACTS / "khr_thb_corridor.earmark")
@@ -147,6 +149,34 @@ def test_the_best_of_two_quotes_is_chosen(tmp_path: Path) -> None:
         assert by_destination.chosen.provider == "kbank-fx"
         acleda = quote_from(providers[0], request("KHR", "THB", 868_013, Fixed.DESTINATION))
         assert by_destination.chosen.source.amount_minor < acleda.source.amount_minor
+
+    asyncio.run(scenario())
+
+
+def test_a_provider_whose_liquidity_is_held_gives_way_to_the_next(tmp_path: Path) -> None:
+    """kbank-fx quotes best, but the payments it accepted hold all its baht: it refuses the
+    firm quote (`liquidity_exceeded`) and is reported skipped, and acleda-fx's quote, the next
+    best, is chosen: the hub never offers a quote whose provider cannot accept it now."""
+    best = khr_thb(tmp_path, "kbank-fx", "0.4")
+    providers = [khr_thb(tmp_path, "acleda-fx", "0.5"), best]
+    held = Settlement(payment_id="a" * 32, quote_id="b" * 32, requester=HUB.participant,
+                      status=LegStatus.ACCEPTED, source_currency="KHR", source_minor=1,
+                      destination_currency="THB", reserved_minor=best.liquidity_minor["THB"],
+                      accepted_at_s=NOW_S, source_deadline_s=NOW_S + 3_600, request=b"{}")
+
+    async def scenario() -> None:
+        async with AsyncExitStack() as stack:
+            found = await endpoints(stack, providers)
+            service = FxProviderService(best, lambda: NOW_S)
+            try:
+                await service.settlement.book.reserve(held, best.liquidity_minor["THB"], 1)
+            finally:
+                await service.close()
+            selection = await select_quote(found, request("KHR", "THB", 100_000_000), Judge(),
+                                           NOW_S)
+        assert selection.chosen.provider == "acleda-fx"
+        assert [(s.provider, s.why) for s in selection.skipped] == [("kbank-fx", "error")]
+        assert selection.skipped[0].detail.startswith("liquidity_exceeded: ")
 
     asyncio.run(scenario())
 
