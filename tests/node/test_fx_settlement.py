@@ -78,12 +78,17 @@ class World:
         """`who` calling the provider."""
         return Caller(self.net.session, self.url, who)
 
+    async def ask(self, destination_minor: int = PAYMENT_KZT, who: KeyPair = HUB,
+                  currency: str = "KZT") -> Answer:
+        """`who` asking a destination-fixed quote from KHR to `currency` (KZT)."""
+        return await self.hub(who).post("/quotes", {
+            "source_currency": "KHR", "destination_currency": currency, "fixed": "destination",
+            "amount_minor": destination_minor})
+
     async def quote(self, destination_minor: int = PAYMENT_KZT, who: KeyPair = HUB,
                     currency: str = "KZT") -> Any:
         """A destination-fixed quote from KHR to `currency` (KZT) for `who`."""
-        answer = await self.hub(who).post("/quotes", {
-            "source_currency": "KHR", "destination_currency": currency, "fixed": "destination",
-            "amount_minor": destination_minor})
+        answer = await self.ask(destination_minor, who, currency)
         assert answer.status == 201, answer.body
         return answer.body
 
@@ -287,9 +292,7 @@ def test_a_quote_credits_no_more_than_the_accepted_payments_leave(tmp_path: Path
     async def scenario(made: World) -> None:
         most = terms(await made.quote(LIQUIDITY_KZT - PAYMENT_KZT), ledger_to(key("bob")))
         assert (await made.hub().post("/acceptances", most.body)).status == 201
-        refused = await made.hub().post("/quotes", {
-            "source_currency": "KHR", "destination_currency": "KZT", "fixed": "destination",
-            "amount_minor": PAYMENT_KZT + 1})
+        refused = await made.ask(PAYMENT_KZT + 1)
         assert (refused.status, refused.body["code"]) == (422, "liquidity_exceeded")
         assert (await made.quote(PAYMENT_KZT))["destination"]["amount_minor"] == PAYMENT_KZT
 
@@ -303,9 +306,7 @@ def test_a_stranger_can_neither_quote_nor_accept_nor_learn_what_exists(tmp_path:
     reserved: the hub's acceptance of the whole liquidity still fits."""
     async def scenario(made: World) -> None:
         stranger = made.hub(STRANGER)
-        quoted = await stranger.post("/quotes", {
-            "source_currency": "KHR", "destination_currency": "KZT", "fixed": "destination",
-            "amount_minor": PAYMENT_KZT})
+        quoted = await made.ask(who=STRANGER)
         existing = terms(await made.quote(), ledger_to(key("bob")))
         unknown = terms({"id": "0" * 32}, ledger_to(key("bob")))
         refusals = [await stranger.post("/acceptances", t.body) for t in (existing, unknown)]
@@ -347,9 +348,7 @@ def test_a_reservation_never_locked_frees_the_liquidity_at_its_source_deadline(
                          destination_in_s=5) for _ in range(2)]
         for payment in lapsing:
             assert (await hub.post("/acceptances", payment.body)).status == 201
-        refused = await hub.post("/quotes", {
-            "source_currency": "KHR", "destination_currency": "KZT", "fixed": "destination",
-            "amount_minor": 1})
+        refused = await made.ask(1)
         assert (refused.status, refused.body["code"]) == (422, "liquidity_exceeded")
 
         made.clock.offset_s = 11  # the provider's clock past both source deadlines
@@ -441,8 +440,8 @@ def test_a_ledger_payment_settles_when_the_receiver_claims(tmp_path: Path) -> No
             khr_before + quote["source"]["amount_minor"])
         assert (await made.hub(STRANGER).get(f"/legs/{payment.payment_id}")).status == 404
         # Settled money stays spent: the liquidity left is 100 000 less this payment.
-        large = terms(await made.quote(LIQUIDITY_KZT - PAYMENT_KZT + 1), ledger_to(bob))
-        assert (await made.hub().post("/acceptances", large.body)).status == 422
+        large = await made.ask(LIQUIDITY_KZT - PAYMENT_KZT + 1)
+        assert (large.status, large.body["code"]) == (422, "liquidity_exceeded")
 
     run(tmp_path, scenario)
 
