@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     bindparam,
+    case,
     create_engine,
     event,
     func,
@@ -33,7 +34,7 @@ from sqlalchemy.sql import Select
 from dsl.evaluate import CompiledPolicy
 from dsl.facts import Usage
 from dsl.phases import CompiledContract
-from engine.encoding import endorsement_digest, transaction_bytes
+from engine.encoding import INTEGER_MAX, endorsement_digest, transaction_bytes
 from engine.errors import EngineError
 from engine.ids import ContractHash, NoteId, ParticipantId, TxId
 from engine.lookup import Lookup
@@ -400,7 +401,16 @@ class _Writes:
             upsert(_ENDORSEMENTS).on_conflict_do_nothing(index_elements=["digest"]),
             usage.on_conflict_do_update(
                 index_elements=["token", "scope", "party", "period"],
-                set_={"amount_minor": _USAGE.c.amount_minor + usage.excluded.amount_minor}))
+                set_={"amount_minor": _capped_sum(_USAGE.c.amount_minor,
+                                                  usage.excluded.amount_minor)}))
+
+
+def _capped_sum(total: ColumnElement[int], delta: ColumnElement[int]) -> ColumnElement[int]:
+    """`total + delta`, stopping at INTEGER_MAX: a usage total grows with every payment, not
+    with the supply, so money paid back and forth passes 2**63 - 1 in time, where SQLite would
+    store an inexact float and PostgreSQL refuse the commit. Past INTEGER_MAX every limit is
+    passed anyway, so the cap changes no decision."""
+    return case((total > INTEGER_MAX - delta, INTEGER_MAX), else_=total + delta)
 
 
 def _write_accepted(db: Connection, accepted: Sequence[Accepted], now_s: int,
@@ -420,7 +430,8 @@ def _write_accepted(db: Connection, accepted: Sequence[Accepted], now_s: int,
     usage = usage_deltas(accepted)
     if usage:
         db.execute(writes.usage, [{"token": t, "scope": s, "party": p, "period": q,
-                                   "amount_minor": v} for (t, s, p, q), v in usage.items()])
+                                   "amount_minor": min(v, INTEGER_MAX)}
+                                  for (t, s, p, q), v in usage.items()])
 
 
 def _write_endorsements(db: Connection, accepted: Sequence[Accepted],

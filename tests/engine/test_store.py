@@ -19,6 +19,7 @@ from typing import TypeVar
 import pytest
 from ledger_world import (
     ALICE,
+    BOB,
     CLINIC,
     CUSTOMERS,
     HALYK,
@@ -33,13 +34,23 @@ from ledger_world import (
 from postgres import fresh_postgres
 from sqlalchemy import text
 
-from engine.encoding import endorsement_digest, endorsing_bytes, note_id
+from engine.encoding import INTEGER_MAX, endorsement_digest, endorsing_bytes, note_id
 from engine.errors import ResultCode
 from engine.ids import NoteId, TxId
 from engine.keys import KeyPair
-from engine.model import Endorsement, Note, SignedTransaction
+from engine.model import (
+    NO_FACTS,
+    Endorsement,
+    Note,
+    Output,
+    SignedTransaction,
+    TokenRef,
+    Transaction,
+)
 from engine.notary import Notary
 from engine.store import IDS_LOOKED_UP_MAX, SqlStore
+from engine.usage import token_key, usage_keys
+from engine.validate import Accepted, created_notes
 from engine.verify import verify
 
 T = TypeVar("T")
@@ -325,3 +336,52 @@ def test_a_stream_of_batches_sees_each_earlier_batch(store: SqlStore) -> None:
     assert refusal is not None and refusal.code == ResultCode.NOTE_ALREADY_SPENT
     assert store.table_balances()[(CLINIC.participant, "KZT", "")] == 2_000_000
     assert verify(store).ok
+
+
+def _unchecked(store: SqlStore, transactions: list[Transaction], *,
+               spending: tuple[Note, ...] = (), moved_minor: int = 0) -> list[Note]:
+    """Commit `transactions` in one batch without validating them (each spending the next of
+    `spending`, if any, and moving `moved_minor`); the notes they created."""
+    accepted = []
+    for index, transaction in enumerate(transactions):
+        signed = sign(transaction, ALICE)
+        spent = spending[index:index + 1]
+        accepted.append(Accepted(signed, spent, created_notes(signed.id, transaction, spent),
+                                 None, moved_minor))
+    store.commit(accepted, NOW_S)
+    return [note for item in accepted for note in item.created]
+
+
+def _alices(*kinds: TokenRef | None) -> Transaction:
+    """An issue to Alice of one note of INTEGER_MAX of each kind of KZT given."""
+    return Transaction("issue", (), tuple(Output(ALICE.participant, INTEGER_MAX, "KZT", token)
+                                          for token in kinds), NO_FACTS, NO_FACTS, NOW_S, "max")
+
+
+def test_totals_past_2_to_the_63_are_exact(store: SqlStore) -> None:
+    """Two plain and two HEALTH notes of 2**63 - 1 each: Alice's balances, the verifier's table
+    balances, the token's supply, what Alice holds and what is outstanding are summed exactly
+    (SQLite's SUM would stop with "integer overflow")."""
+    _unchecked(store, [_alices(None, None, HEALTH, HEALTH)])
+    twice = 2 * INTEGER_MAX
+    assert store.balances_of(ALICE.participant) == [("KZT", None, twice, 2),
+                                                    ("KZT", HEALTH, twice, 2)]
+    assert store.table_balances() == {(ALICE.participant, "KZT", ""): twice,
+                                      (ALICE.participant, "KZT", token_key(HEALTH)): twice}
+    assert store.supply(HEALTH) == store.held(HEALTH, ALICE.participant) == twice
+    assert store.outstanding("KZT", None) == store.outstanding("KZT", HEALTH) == twice
+
+
+def test_a_usage_total_stops_at_integer_max(store: SqlStore) -> None:
+    """A usage total grows with every payment, not with the supply: HEALTH transfers moving
+    2**63 - 1 each, one batch of one and then one of two, leave each of Alice's period totals at
+    INTEGER_MAX (SQLite would have stored an inexact float, PostgreSQL refused the commit)."""
+    notes = _unchecked(store, [_alices(HEALTH, HEALTH, HEALTH)])
+    transfers = [Transaction("transfer", (note.id,), (Output(BOB.participant, INTEGER_MAX, "KZT",
+                                                             HEALTH),), NO_FACTS, NO_FACTS,
+                             NOW_S, f"t{index}") for index, note in enumerate(notes)]
+    _unchecked(store, transfers[:1], spending=tuple(notes[:1]), moved_minor=INTEGER_MAX)
+    _unchecked(store, transfers[1:], spending=tuple(notes[1:]), moved_minor=INTEGER_MAX)
+    keys = usage_keys(HEALTH, transfers[0], ALICE.participant)
+    wallet = [key for field, key in keys.items() if field.startswith("wallet")]
+    assert store.usage_totals(wallet) == dict.fromkeys(wallet, INTEGER_MAX)
