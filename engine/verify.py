@@ -31,12 +31,11 @@ from enum import StrEnum
 from typing import Final
 
 from dsl.evaluate import CompiledPolicy
-from dsl.facts import Party
 from dsl.money import MoneyError, format_minor
 from engine.encoding import SUPPLY_MAX_MINOR, from_bytes
 from engine.errors import TransactionRefused
 from engine.ids import ContractHash, NoteId, TxId
-from engine.model import Note, Output, TokenRef, Transaction
+from engine.model import NO_FACTS, Note, Output, TokenRef, Transaction
 from engine.store import SqlStore
 from engine.usage import token_key
 from engine.validate import created_notes
@@ -45,7 +44,6 @@ from engine.validate import created_notes
 _CHANGES_SUPPLY = frozenset({"issue", "redeem", "return"})
 _MISMATCHES_SHOWN = 1000  # a report of a badly broken ledger stays readable
 _CENTRAL_ROLE = "central_bank"
-_NO_FACTS: Final = Party()  # a party stated without facts
 
 Policies = Callable[[TokenRef], CompiledPolicy | None]
 Kind = tuple[str, TokenRef | None]  # (currency, token); plain money has no token
@@ -499,7 +497,7 @@ def _states_central_bank(transaction: Transaction) -> bool:
     # The journal keeps bodies, not signatures: the stated sender is all it says of who issued.
     # One that states no facts leaves them to the registrations, as the notary reads them.
     sender = transaction.sender
-    return sender.role == _CENTRAL_ROLE or sender == _NO_FACTS
+    return sender.role == _CENTRAL_ROLE or sender == NO_FACTS
 
 
 def _audit_bridged(audit: _Audit, inputs: list[Note], outputs: Iterable[Output],

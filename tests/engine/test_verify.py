@@ -40,7 +40,7 @@ from dsl.facts import Party
 from engine.encoding import SUPPLY_MAX_MINOR
 from engine.ids import ContractHash, TxId
 from engine.keys import KeyPair
-from engine.model import Note, Output, TokenRef, Transaction
+from engine.model import NO_FACTS, Note, Output, TokenRef, Transaction
 from engine.store import SqlStore
 from engine.validate import Accepted, created_notes
 from engine.verify import Account, Check, VerifyReport, verify
@@ -97,7 +97,6 @@ BANK, AGENCY = Party("halyk", "bank"), Party("ministry-of-health", "agency")
 CUSTOMER = Party("alice@halyk", "individual", 1, "halyk")
 MERCHANT = Party("clinic@halyk", "merchant", 1, "halyk", mcc=8062)
 FX = Party("yen-bridge", "fx_provider")
-NOBODY = Party()  # a receiver whose facts no check here reads
 MILLION_KZT = 100_000_000  # one million tenge in minor units
 
 
@@ -121,7 +120,7 @@ class Journal:
         self.ids: list[TxId] = []
 
     def commit(self, operation: str, inputs: tuple[Note, ...], outputs: list[Output], *,
-               signer: KeyPair, sender: Party, receiver: Party = NOBODY,
+               signer: KeyPair, sender: Party, receiver: Party = NO_FACTS,
                at_s: int | None = None) -> tuple[Note, ...]:
         """Commit one transaction as the notary would have, by default a second after the one
         before; the notes it created."""
@@ -231,7 +230,7 @@ def test_an_issue_stating_no_sender_is_the_central_banks(store: SqlStore) -> Non
     as the central bank's: the journal keeps no signatures to say otherwise."""
     journal = Journal(store)
     journal.commit("issue", (), [Output(HALYK.participant, 500, "KZT")], signer=CENTRAL,
-                   sender=NOBODY)
+                   sender=NO_FACTS)
     report = verify(store)
     assert report.ok, report.mismatches
     assert report.central["KZT"].entered_minor == 500
