@@ -35,6 +35,7 @@ from ledger_world import (
     sign,
 )
 from postgres import fresh_postgres
+from sqlalchemy import text
 
 from dsl.facts import Party
 from engine.encoding import SUPPLY_MAX_MINOR
@@ -242,6 +243,83 @@ def _earmarked_beyond_labelled(journal: Journal) -> None:
     journal.label((ministry,), HEALTH, 60_000_000)
     journal.commit("transfer", (halyk,), [Output(HALYK.participant, 40_000_000, "KZT", HEALTH)],
                    signer=HALYK, sender=BANK, receiver=BANK)
+
+
+def test_an_earmark_dropped_without_release_is_named(store: SqlStore) -> None:
+    """Alice's HEALTH paid to Bob as plain KZT by a transfer, which HEALTH never releases:
+    central-bank money is intact, HEALTH shrank against its rules."""
+    journal = Journal(store)
+    ministry, _ = _funded_ministry(journal)
+    (health,) = journal.label((ministry,), HEALTH, 60_000_000)
+    journal.commit("transfer", (health,), [Output(BOB.participant, 60_000_000, "KZT")],
+                   signer=MINISTRY, sender=AGENCY)
+    report = verify(store)
+    assert [v.check for v in report.mismatches] == [Check.TOKEN_SUPPLY]
+    (token,) = _lines(report, Check.TOKEN_SUPPLY)
+    assert f"{journal.ids[-1][:16]}… (transfer): shrank by 600_000.00 KZT" in token
+
+
+def test_plain_money_parked_in_a_bridged_token_is_named(store: SqlStore) -> None:
+    """Halyk's plain KZT turned into EVIL by a transfer: central-bank money destroyed outside a
+    redemption, and EVIL grown outside its issuer's issue, each with the transfer."""
+    journal = Journal(store)
+    (plain,) = journal.issue(HALYK, 5_000)
+    journal.commit("transfer", (plain,), [Output(HALYK.participant, 5_000, "KZT", EVIL)],
+                   signer=HALYK, sender=BANK)
+    report = verify(store)
+    transfer = f"{journal.ids[1][:16]}… (transfer)"
+    assert {v.check for v in report.mismatches} == {Check.CENTRAL_MONEY, Check.TOKEN_SUPPLY}
+    (central,) = _lines(report, Check.CENTRAL_MONEY)
+    assert f"found 0.00 KZT held; first offending transaction {transfer}: shrank by" in central
+    (token,) = _lines(report, Check.TOKEN_SUPPLY)
+    assert token.startswith("token EVIL") and f"{transfer}: grew by 50.00 KZT" in token
+
+
+def test_a_note_changed_behind_the_notarys_back_shows_in_the_accounts(store: SqlStore) -> None:
+    """A HEALTH note made one tiyn larger in the table: besides the note and balance, the
+    accounts of KZT and HEALTH each find one tiyn more held than the journal accounts for, with
+    no offending transaction to name."""
+    journal = Journal(store)
+    ministry, _ = _funded_ministry(journal)
+    journal.label((ministry,), HEALTH, 60_000_000)
+    with store.engine.begin() as db:
+        db.execute(text("UPDATE notes SET amount_minor = amount_minor + 1 "
+                        "WHERE token_name = 'HEALTH'"))
+    report = verify(store)
+    (central,) = _lines(report, Check.CENTRAL_MONEY)
+    (token,) = _lines(report, Check.TOKEN_SUPPLY)
+    assert "expected 1_000_000.00 KZT" in central and central.endswith("1_000_000.01 KZT held")
+    assert "expected 600_000.00 KZT" in token and token.endswith("found 600_000.01 KZT held")
+
+
+def test_notes_of_an_unknown_token_or_in_another_currency_are_named(store: SqlStore) -> None:
+    """A label into a token no deployed contract defines, and HEALTH (KZT money) labelled from
+    plain USD: each token is named once, with the transaction that first created its notes."""
+    journal = Journal(store)
+    ghost = TokenRef(ContractHash("0" * 64), "GHOST")
+    (plain,) = journal.issue(MINISTRY, 2_000)
+    journal.label((plain,), ghost, 2_000)
+    (dollars,) = journal.commit("issue", (), [Output(MINISTRY.participant, 700, "USD")],
+                                signer=CENTRAL, sender=CENTRAL_BANK)
+    journal.commit("label", (dollars,), [Output(MINISTRY.participant, 700, "USD", HEALTH)],
+                   signer=MINISTRY, sender=AGENCY)
+    report = verify(store)
+    assert {v.check for v in report.mismatches} == {Check.TOKEN_UNKNOWN, Check.TOKEN_CURRENCY}
+    (unknown,) = _lines(report, Check.TOKEN_UNKNOWN)
+    assert unknown.startswith("notes of token GHOST") and f"{journal.ids[1][:16]}…" in unknown
+    (foreign,) = _lines(report, Check.TOKEN_CURRENCY)
+    assert foreign.startswith("notes of token HEALTH") and " in USD" in foreign
+    assert f"{journal.ids[3][:16]}…" in foreign and "the token is KZT money" in foreign
+
+
+def test_a_body_that_does_not_decode_is_named(store: SqlStore) -> None:
+    """A journal row whose body is not a transaction is a violation, not a traceback."""
+    with store.engine.begin() as db:
+        db.execute(text("INSERT INTO transactions (id, body, code, reason, committed_at_s) "
+                        "VALUES ('bad', :body, 'committed', '', 0)"), {"body": b"garbage"})
+    report = verify(store)
+    assert [str(v) for v in report.mismatches] == [
+        "journal: transaction bad… does not decode: not an Earmark transaction"]
 
 
 def _beyond_the_cap(journal: Journal) -> None:
