@@ -691,7 +691,8 @@ async def _pay(bank: str, wallet: KeyPair, request: PaymentRequest) -> PaymentWi
         transaction = check_prepared(prepared, Expected(
             request.amount_minor, request.currency, request.token, wallet.participant,
             request.operation))
-        payee = transaction.receiver.id or "the payee"
+        to = request.to
+        payee = to.account or to.phone or to.participant or "the QR code's payee"
         _out.print(f"debit {format_minor(prepared.debit_minor, prepared.currency)} to "
                    f"{prepared.payee} ({payee}) by {transaction.operation}")
         return await client.sign_prepared(prepared)

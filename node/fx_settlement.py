@@ -41,7 +41,7 @@ from engine.encoding import INPUTS_MAX, from_wire, note_id
 from engine.errors import InvariantViolation
 from engine.ids import NoteId, ParticipantId, TxId
 from engine.keys import KeyPair
-from engine.model import HashLock, Note, SignedTransaction, TokenRef
+from engine.model import NO_FACTS, HashLock, Note, SignedTransaction, TokenRef
 from engine.validate import CLOCK_SKEW_MAX_S
 from engine.wallet import InsufficientFunds, NoteReservations, Payment, build_payment, sign
 from node.api import Api, Call
@@ -96,7 +96,7 @@ class DestinationLeg:
 
     currency: str
     to: ParticipantId
-    receiver: Party
+    memo: str | None  # what the receiver's systems read: a bridge, the chain address
     token: TokenRef | None
 
 
@@ -214,18 +214,16 @@ class SettlementDesk:
                 raise _unsupported(f"no ledger of {currency}")
             if not WALLET_KEY.match(destination.account):
                 raise _unsupported("a ledger destination's account is a wallet key, 64 hex")
-            return DestinationLeg(currency, ParticipantId(destination.account),
-                                  Party(id=destination.account, role="individual"), None)
+            return DestinationLeg(currency, ParticipantId(destination.account), None, None)
         route = self.config.chains.get(destination.system)
         if route is None or route.currency != currency or route.currency not in (
                 self.config.ledgers):
             raise _unsupported(f"no route to chain {destination.system} in {currency}")
         if not EVM_ADDRESS.match(destination.account):
             raise _unsupported("a chain destination's account is an address, 0x and 40 hex")
-        # The bridge reads the EVM receiver from the payment's receiver id (`evm:0x…`).
+        # The bridge reads the EVM receiver from the payment's memo (`evm:0x…`).
         return DestinationLeg(currency, ParticipantId(route.bridge),
-                              Party(id=f"evm:{destination.account}", role="individual"),
-                              token_from_wire(route.token))
+                              f"evm:{destination.account}", token_from_wire(route.token))
 
     # ---- the hub's reports -----------------------------------------------------------------
 
@@ -431,9 +429,9 @@ class SettlementDesk:
     async def _signed_lock(self, row: Settlement) -> SignedTransaction:
         terms = row.terms
         leg = self._destination_leg(terms.destination, row.destination_currency)
-        payment = Payment(row.reserved_minor, leg.currency, leg.token, leg.to, leg.receiver,
+        payment = Payment(row.reserved_minor, leg.currency, leg.token, leg.to, NO_FACTS,
                           lock=HashLock(terms.hashlock, self._key.participant,
-                                        terms.destination_deadline_s))
+                                        terms.destination_deadline_s), memo=leg.memo)
         free = await self._free_notes(leg)
         notes = NoteReservations().choose(free, payment.amount_minor, payment.currency)
         if len(notes) > INPUTS_MAX:

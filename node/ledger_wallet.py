@@ -72,11 +72,12 @@ class LedgerWallet:
         return Party(id=self.name, role=self.role)
 
     async def pay(self, to: ParticipantId, receiver: Party, amount_minor: int, currency: str,
-                  token: TokenRef | None = None, *, lock: HashLock | None = None
-                  ) -> OutcomeWire:
-        """Transfer to another participant (its key and facts); change comes back here. With a
-        `lock`, the payee's note (the transaction's first output) is one leg of a swap."""
-        payment = Payment(amount_minor, currency, token, to, receiver, lock=lock)
+                  token: TokenRef | None = None, *, lock: HashLock | None = None,
+                  memo: str | None = None) -> OutcomeWire:
+        """Transfer to another participant (its key, and its facts as registered or `NO_FACTS`);
+        change comes back here. With a `lock`, the payee's note (the transaction's first output)
+        is one leg of a swap; a `memo` is for the payee's systems (a bridge's chain address)."""
+        payment = Payment(amount_minor, currency, token, to, receiver, lock=lock, memo=memo)
         notes = await self._choose(payment)
         try:
             return await self._submit(self._build(payment, notes))

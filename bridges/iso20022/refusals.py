@@ -21,8 +21,13 @@ REFUSAL_REASONS: dict[ResultCode, ReasonCode] = {
     ResultCode.NOTE_UNKNOWN: ReasonCode.INSUFFICIENT_FUNDS,
     ResultCode.NOTE_ALREADY_SPENT: ReasonCode.INSUFFICIENT_FUNDS,
     ResultCode.NOT_AUTHORISED: ReasonCode.TRANSACTION_FORBIDDEN,
+    # A party registered nowhere: whom to pay (or who pays) is no account the scheme knows.
+    ResultCode.PARTY_UNREGISTERED: ReasonCode.INCORRECT_ACCOUNT_NUMBER,
+    # The facts stated of a party are not its registration.
+    ResultCode.FACTS_NOT_ATTESTED: ReasonCode.INCONSISTENT_WITH_END_CUSTOMER,
     # Outputs do not add up to inputs in some currency.
     ResultCode.NOT_CONSERVED: ReasonCode.WRONG_AMOUNT,
+    ResultCode.SUPPLY_CAP_EXCEEDED: ReasonCode.NOT_ALLOWED_AMOUNT,
     ResultCode.TOKEN_CHANGE_NOT_ALLOWED: ReasonCode.TRANSACTION_NOT_SUPPORTED,
     ResultCode.CONTRACT_UNKNOWN: ReasonCode.TRANSACTION_NOT_SUPPORTED,
     # The token's contract forbids this spend: expired, wrong purpose, or over a limit.

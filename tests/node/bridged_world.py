@@ -108,12 +108,12 @@ async def fund(world: World, yen: int) -> None:
 
 async def lock_to_bridge(world: World, yen: int, receiver: str, deadline_s: int,
                          digest: str) -> str:
-    """The exporter locks `yen` JPYS to the bridge for `receiver` under `digest`; the locked
-    note's id."""
+    """The exporter locks `yen` JPYS to the bridge for `receiver` (the memo the bridge reads,
+    `evm:0x…`) under `digest`; the locked note's id."""
     async with NodeClient(world.net.central_url, EXPORTER) as client:
         paid = await LedgerWallet(client, "exporter").pay(
-            world.setup.config.key.participant, Party(id=receiver, role="fx_provider"), yen,
+            world.setup.config.key.participant, Party(), yen,
             "JPY", token_from_wire(world.bridge.config.token),
-            lock=HashLock(digest, EXPORTER.participant, deadline_s))
+            lock=HashLock(digest, EXPORTER.participant, deadline_s), memo=receiver)
     assert paid.status == "committed", paid
     return note_id(TxId(paid.tx_id), 0)

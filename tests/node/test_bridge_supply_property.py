@@ -41,8 +41,8 @@ async def _pay_bridge(world: World, yen: int, receiver: str, lock: HashLock | No
         return
     async with NodeClient(world.net.central_url, EXPORTER) as client:
         await LedgerWallet(client, "exporter").pay(
-            world.setup.config.key.participant, Party(id=receiver, role="fx_provider"), yen,
-            "JPY", token_from_wire(world.bridge.config.token), lock=lock)
+            world.setup.config.key.participant, Party(), yen,
+            "JPY", token_from_wire(world.bridge.config.token), lock=lock, memo=receiver)
 
 
 async def _do(world: World, step: tuple[str, int]) -> None:

@@ -69,9 +69,9 @@ def test_a_withdrawal_burns_then_pays_out_once(tmp_path: Path) -> None:
         receiver = world.chain.new_account()
         async with NodeClient(world.net.central_url, EXPORTER) as client:
             wallet = LedgerWallet(client, "exporter")
-            paid = await wallet.pay(world.setup.config.key.participant,
-                                    Party(id=f"evm:{receiver.address}", role="fx_provider"), 800,
-                                    "JPY", token_from_wire(world.bridge.config.token))
+            paid = await wallet.pay(world.setup.config.key.participant, Party(), 800, "JPY",
+                                    token_from_wire(world.bridge.config.token),
+                                    memo=f"evm:{receiver.address}")
         assert paid.status == "committed", paid
         await settle(world)
         await settle(world)

@@ -141,9 +141,8 @@ async def _story(folder: Path, network: LocalNetwork, rpc_url: str) -> None:
             receivers = [chain.new_account().address for _ in range(KILLS)]
             amounts = [rng.randint(1, 50) for _ in receivers]
             for receiver, amount in zip(receivers, amounts, strict=True):
-                paid = await exporter.pay(config.key.participant,
-                                          Party(id=f"evm:{receiver}", role="fx_provider"),
-                                          amount, "JPY", token_from_wire(config.token))
+                paid = await exporter.pay(config.key.participant, Party(), amount, "JPY",
+                                          token_from_wire(config.token), memo=f"evm:{receiver}")
                 assert paid.status == "committed", paid
                 time.sleep(rng.uniform(0.05, 0.6))
                 bridge.kill()
@@ -193,10 +192,10 @@ class SwapStory:
             preimage, amount = self.rng.randbytes(32), self.rng.randint(1, 10)
             receiver, deadline = self.chain.new_account(), int(time.time()) + 3_600
             paid = await self.exporter.pay(
-                self.config.key.participant, Party(id=f"evm:{receiver.address}",
-                                                   role="fx_provider"),
-                amount, "JPY", token_from_wire(self.config.token),
-                lock=HashLock(hashlock_of(preimage).hex(), EXPORTER.participant, deadline))
+                self.config.key.participant, Party(), amount, "JPY",
+                token_from_wire(self.config.token),
+                lock=HashLock(hashlock_of(preimage).hex(), EXPORTER.participant, deadline),
+                memo=f"evm:{receiver.address}")
             assert paid.status == "committed", paid
             note = note_id(TxId(paid.tx_id), 0)
             terms = SwapTerms(token=coin.address, receiver=receiver.address,
