@@ -80,8 +80,8 @@ class CentralService:
         self.records = CentralRecords(self.engine)
         self.access = Access(Participant(self.key.participant, config.name, _CENTRAL_ROLE),
                              self.records)
-        self.notary = Notary(self.store, self.access.reload(),
-                             directory=WalletDirectory(self.engine))
+        self.directory = WalletDirectory(self.engine)
+        self.notary = Notary(self.store, self.access.reload(), directory=self.directory)
         self.reserves = ReserveBook()
         self.intake = LedgerIntake(self.notary, self._committed, self._resync,
                                    LedgerMetrics(metrics.registry))
@@ -272,8 +272,11 @@ class CentralService:
         if wallet.account.rpartition("@")[2] != bank.name:
             raise unprocessable("account_bank_mismatch", f"{bank.name}'s accounts end in "
                                 f"@{bank.name}")
-        return payee_wire(await asyncio.to_thread(self.records.register_wallet, wallet,
-                                                  bank.name))
+        try:
+            return payee_wire(await asyncio.to_thread(self.records.register_wallet, wallet,
+                                                      bank.name))
+        finally:
+            self.directory.forget(wallet.key)  # the notary reads the registration anew
 
     # ---- transactions ------------------------------------------------------------------------
 

@@ -128,3 +128,31 @@ def test_money_is_never_sent_to_a_key_registered_nowhere(tmp_path: Path) -> None
         [outcome] = answer.body["outcomes"]
         assert (outcome["status"], outcome["code"]) == ("refused", "party_unregistered"), outcome
     run(tmp_path, scenario)
+
+
+def test_a_tier_raised_by_the_bank_is_what_the_ledger_reads_next(tmp_path: Path) -> None:
+    """The notary caches registrations: after the bank raises Alice's tier, a transfer stating
+    the new tier commits and one stating the old is `facts_not_attested`."""
+    async def scenario(net: Network) -> None:
+        alice = await open_customer(net, "alice", kyc_tier=1)
+        bob = await open_customer(net, "bob")
+        given = await net.bank(ABA).post("/distributions", {
+            "account": "alice@aba", "currency": "KHR", "amount_minor": 30_000})
+        assert given.status == 200, given.body
+
+        async def transfer(kyc: int, nonce: str) -> dict[str, Any]:
+            [note] = await _notes_of(net, alice)
+            stated = Party("alice@aba", "individual", kyc, "aba")
+            return await _post_as_ministry(net, _signed(Transaction(
+                "transfer", (NoteId(note["id"]),), (
+                    Output(bob.participant, 1_000, "KHR"),
+                    Output(alice.participant, note["amount_minor"] - 1_000, "KHR")),
+                stated, NO_FACTS, int(time.time()), nonce), alice, ABA))
+
+        assert (await transfer(1, "at-tier-1"))["status"] == "committed"
+        raised = await net.bank(ABA).post("/customers/alice@aba/kyc", {"kyc_tier": 3})
+        assert raised.status == 200, raised.body
+        stale = await transfer(1, "stale")
+        assert (stale["status"], stale["code"]) == ("refused", "facts_not_attested"), stale
+        assert (await transfer(3, "at-tier-3"))["status"] == "committed"
+    run(tmp_path, scenario)
