@@ -214,6 +214,8 @@ HUB_PAYMENTS = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("created_at_s", BigInteger, nullable=False),
     Column("updated_at_s", BigInteger, nullable=False),
+    # A sender's orders not yet locked (before the source deadline) are counted at each order.
+    Index("hub_payments_open_by_sender", "sender", "stage", "source_deadline_s"),
 )
 FX_QUOTES = Table(
     "fx_quotes", NODE_METADATA,
