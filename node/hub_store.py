@@ -5,6 +5,13 @@ instructing the provider, sending the pacs.008, releasing the preimage), and eac
 is idempotent at the other end, so a hub killed at any moment redoes at most the step it was in
 and ends where it would have ended. The preimage is stored with the payment before its hashlock
 leaves the hub: a preimage that is lost would leave the legs to refund, never to half-settle.
+
+Each order makes the provider reserve liquidity until the source deadline, so a sender holds at
+most `OPEN_ORDERS_PER_SENDER_MAX` orders whose source is not locked yet: an order is open while
+it is being accepted or awaits its source, until its source deadline, after which it lapses (the
+provider's reservation lapses then too). The count and the insert are one write of the hub's
+single writer, so concurrent orders cannot both take the last place, on SQLite and on a
+database server alike.
 """
 
 from __future__ import annotations
@@ -15,11 +22,11 @@ from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, func, select
 
 from bridges.iso20022 import TransactionStatus
 from node.database import Writer, read
-from node.errors import NodeError
+from node.errors import NodeError, unprocessable
 from node.fx_messages import QuoteWire
 from node.recent import Recent
 from node.settlement_messages import Destination
@@ -29,6 +36,9 @@ from node.tables import HUB_QUOTES as QUOTES
 PAYMENTS_PER_PASS_MAX: Final = 500  # payments one pass of the driver looks at
 QUOTES_KEPT_MAX: Final = 100_000  # offered quotes kept in memory (the oldest forgotten)
 PAYMENTS_KEPT_MAX: Final = 100_000  # payments written or read lately, kept in memory
+# Orders one sender may hold whose source is not locked yet: each holds a provider's liquidity
+# until its source deadline, and a wallet app orders one payment at a time.
+OPEN_ORDERS_PER_SENDER_MAX: Final = 3
 # Built once: every payment runs them, and building one cost more than running it.
 _QUOTE: Final = select(QUOTES).where(QUOTES.c.id == bindparam("quote_id"))
 _PAYMENT: Final = select(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
@@ -50,6 +60,11 @@ class Stage(StrEnum):
     DONE = "done"
 
 
+# A sender's orders whose source is not locked yet, their source deadline still ahead.
+_OPEN_OF: Final = select(func.count()).where(
+    PAYMENTS.c.sender == bindparam("sender"),
+    PAYMENTS.c.stage.in_([Stage.ACCEPTING.value, Stage.AWAITING_SOURCE.value]),
+    PAYMENTS.c.source_deadline_s > bindparam("now_s"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +143,22 @@ class HubStore:
     async def create(self, payment: HubPayment, expires_at_s: int) -> HubPayment | None:
         """Insert `payment`, or return the payment already made from its quote (one payment per
         quote: a resent order finds the first, also once the quote has expired); None when
-        there is none and the quote expired at `expires_at_s`, before the payment's time."""
+        there is none and the quote expired at `expires_at_s`, before the payment's time.
+        Refuses `open_orders_exceeded` (422) when its sender holds `OPEN_ORDERS_PER_SENDER_MAX`
+        open orders as of the payment's time."""
         def job(db: Any) -> HubPayment | None:
             found = db.execute(_OF_QUOTE, {"quote_id": payment.quote_id}).mappings().first()
             if found is not None:
                 return _payment(found)
             if payment.created_at_s >= expires_at_s:
                 return None
+            held = db.execute(_OPEN_OF, {"sender": payment.sender,
+                                         "now_s": payment.created_at_s}).scalar()
+            if int(held or 0) >= OPEN_ORDERS_PER_SENDER_MAX:
+                raise unprocessable("open_orders_exceeded", f"this sender holds {held} orders "
+                                    "whose source is not locked yet, the most it may; lock "
+                                    "one or let it lapse at its source deadline",
+                                    open_orders_max=OPEN_ORDERS_PER_SENDER_MAX)
             db.execute(_INSERT_PAYMENT, _values(payment))
             return payment
         stored: HubPayment | None = await self._writer.write(job)

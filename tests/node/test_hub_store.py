@@ -1,10 +1,12 @@
 """The hub's payments kept in memory (`node.hub_store`) stay true to its database: every read
-answers the payment as last saved, also when a read from the database spans a save; and the
-settlement driver's pass finds the payments it has work on.
+answers the payment as last saved, also when a read from the database spans a save; the
+settlement driver's pass finds the payments it has work on; and a sender holds at most
+`OPEN_ORDERS_PER_SENDER_MAX` orders not yet locked, each lapsing at its source deadline.
 
 Method: a `HubStore` on a fresh SQLite database, read back through a new store on the same
 database. A read that must span a save runs in a worker thread, as reads do on a database
-server (`on_a_server`).
+server (`on_a_server`). The cap on open orders runs on SQLite and on PostgreSQL (skipped
+without `EARMARK_TEST_POSTGRES_URL`), its orders sent at once.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import pytest
 from held_reads import HeldRead, on_a_server
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from postgres import fresh_postgres
 
 from bridges.iso20022 import TransactionStatus
 from node import hub_store
 from node.database import Writer, open_database
+from node.errors import NodeError
 from node.hub_config import fresh_hub
 from node.hub_settlement import Links, SettlementDriver
-from node.hub_store import HubPayment, HubStore, Stage
+from node.hub_store import OPEN_ORDERS_PER_SENDER_MAX, HubPayment, HubStore, Stage
 
 PAYMENT = HubPayment(id="a" * 32, quote_id="q-1", sender="b" * 64, stage=Stage.ACCEPTING,
                      status=TransactionStatus.PENDING, preimage="c" * 64, hashlock="d" * 64,
@@ -138,5 +142,68 @@ def test_a_pass_ends_a_payment_whose_sender_never_locked_and_leaves_the_others(
         assert (ended.stage, ended.status, ended.code) == (
             Stage.DONE, TransactionStatus.REJECTED, "source_not_locked")
         assert kept == waiting
+
+    asyncio.run(scenario())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def orders_store(request: pytest.FixtureRequest, tmp_path: Path) -> HubStore:
+    """A store on a fresh database of each kind."""
+    url = (f"sqlite:///{tmp_path / 'hub.db'}" if request.param == "sqlite"
+           else fresh_postgres("hub_open_orders"))
+    engine = open_database(url)
+    request.addfinalizer(engine.dispose)
+    return HubStore(engine, Writer(engine))
+
+
+def _order(index: int, *, sender: str = PAYMENT.sender, at_s: int = 1,
+           deadline_s: int = 2_000) -> HubPayment:
+    """The sender's order number `index`, of its own quote, made at `at_s`."""
+    return HubPayment(**{**_fields(PAYMENT), "id": f"{index:032x}", "quote_id": f"q-{index}",
+                         "sender": sender, "created_at_s": at_s, "source_deadline_s": deadline_s})
+
+
+async def _outcomes(hub: HubStore, orders: list[HubPayment]) -> list[str]:
+    """Each order's outcome, sent at once: "made" or the refusal's code."""
+    answers = await asyncio.gather(*(hub.create(o, QUOTE_EXPIRES_S) for o in orders),
+                                   return_exceptions=True)
+    outcomes = []
+    for answer in answers:
+        if isinstance(answer, NodeError):
+            outcomes.append(answer.problem.code)
+        elif isinstance(answer, HubPayment):
+            outcomes.append("made")
+        else:
+            raise AssertionError(f"neither made nor refused: {answer!r}")
+    return outcomes
+
+
+def test_a_sender_holds_at_most_the_open_orders_cap(orders_store: HubStore) -> None:
+    """Six orders of one sender at once: exactly `OPEN_ORDERS_PER_SENDER_MAX` are made and the
+    rest refused `open_orders_exceeded`; another sender still orders; once one of the first is
+    locked (its source reported) it no longer counts and the sender orders again."""
+    async def scenario() -> None:
+        outcomes = await _outcomes(orders_store, [_order(i) for i in range(6)])
+        assert sorted(outcomes) == (["made"] * OPEN_ORDERS_PER_SENDER_MAX
+                                    + ["open_orders_exceeded"] * (6 - OPEN_ORDERS_PER_SENDER_MAX))
+        assert await _outcomes(orders_store, [_order(10, sender="e" * 64)]) == ["made"]
+        assert await _outcomes(orders_store, [_order(11)]) == ["open_orders_exceeded"]
+        made = [p for i in range(6) if (p := await orders_store.payment(f"{i:032x}"))]
+        await orders_store.save(made[0], stage=Stage.SOURCE_REPORTED, source_tx_id="f" * 64)
+        assert await _outcomes(orders_store, [_order(11)]) == ["made"]
+
+    asyncio.run(scenario())
+
+
+def test_an_order_lapses_at_its_source_deadline(orders_store: HubStore) -> None:
+    """Three open orders whose source deadline is 2 000: an order at 1 999 is refused, one at
+    2 000 is made (the three have lapsed, as their reservations at the provider have)."""
+    async def scenario() -> None:
+        opened = await _outcomes(orders_store, [_order(i) for i in range(3)])
+        assert opened == ["made"] * 3
+        assert await _outcomes(orders_store, [_order(3, at_s=1_999, deadline_s=5_000)]) == [
+            "open_orders_exceeded"]
+        assert await _outcomes(orders_store, [_order(3, at_s=2_000, deadline_s=5_000)]) == [
+            "made"]
 
     asyncio.run(scenario())
