@@ -265,10 +265,15 @@ class SqlStore:
         if len(wanted) <= IDS_LOOKED_UP_MAX:
             return {TxId(i): StoredResult(c, r) for tx_id in wanted
                     for i, c, r in self._result_by_id.rows(tx_id=tx_id)}
-        query = select(_TRANSACTIONS.c.id, _TRANSACTIONS.c.code, _TRANSACTIONS.c.reason).where(
-            _TRANSACTIONS.c.id.in_(wanted))
+        found: dict[TxId, StoredResult] = {}
         with self.engine.connect() as db:
-            return {TxId(i): StoredResult(c, r) for i, c, r in db.execute(query)}
+            # In chunks: PostgreSQL takes at most 65,535 parameters in one statement.
+            for start in range(0, len(wanted), IDS_PER_QUERY_MAX):
+                query = select(_TRANSACTIONS.c.id, _TRANSACTIONS.c.code,
+                               _TRANSACTIONS.c.reason).where(
+                    _TRANSACTIONS.c.id.in_(wanted[start:start + IDS_PER_QUERY_MAX]))
+                found.update((TxId(i), StoredResult(c, r)) for i, c, r in db.execute(query))
+        return found
 
     # ---- reads for the services ------------------------------------------------------------
 

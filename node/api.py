@@ -130,6 +130,7 @@ def _serve(route: Route, nonces: NonceCache,
            idempotency: IdempotencyStore) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def serve(request: web.Request) -> web.StreamResponse:
         raw = await request.read()
+        _refuse_nul(request, raw)
         caller = None
         if route.signed:
             caller = authenticate(request.headers, request.method, request.path_qs, raw, nonces)
@@ -144,6 +145,19 @@ def _serve(route: Route, nonces: NonceCache,
         return await produce()
     serve.__name__ = route.handler.__name__
     return serve
+
+
+# A JSON string's NUL is the escape \u0000 after an even number of backslashes (a raw NUL byte
+# is no JSON at all, and the parser refuses it).
+_JSON_NUL: Final = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _refuse_nul(request: web.Request, raw: bytes) -> None:
+    """No text with a NUL character reaches a handler: PostgreSQL cannot store one, and no
+    name, id or cursor of ours has one."""
+    texts = (request.path, *request.query.values(), *request.match_info.values())
+    if any("\x00" in text for text in texts) or _JSON_NUL.search(raw):
+        raise bad_request("nul_character", "a NUL character (U+0000) is in no valid request")
 
 
 def _parse_body(route: Route, raw: bytes) -> BaseModel | None:

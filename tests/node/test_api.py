@@ -179,6 +179,27 @@ def test_query_and_path_reach_the_handler(tmp_path: Path) -> None:
     run(scenario)
 
 
+def test_a_nul_character_anywhere_is_a_named_refusal(tmp_path: Path) -> None:
+    """A NUL in a query value, a path parameter or a JSON string is 400 nul_character before
+    any handler runs (PostgreSQL cannot store one: it was a 500); a literal backslash-u text
+    is not a NUL and passes."""
+    async def scenario() -> None:
+        api, orders = shop()
+        async with serving(api, tmp_path / "n.db") as client:
+            query = await send(client, "GET", "/items/tea?after=%00")
+            path = await send(client, "GET", "/items/t%00a")
+            body = await send(client, "POST", "/orders", raw=b'{"item":"t\\\\\\u0000",'
+                                                              b'"amount_minor":1}')
+            literal = await send(client, "POST", "/orders", {"item": "t\\u0000",
+                                                             "amount_minor": 1},
+                                 idempotency_key="k-2")
+        for status, answer, _ in (query, path, body):
+            assert (status, answer["code"]) == (400, "nul_character"), answer
+        assert literal[0] == 201, literal
+        assert [order.item for order in orders] == ["t\\u0000"]
+    run(scenario)
+
+
 def test_unknown_route_and_method_are_problems(tmp_path: Path) -> None:
     """No such route: 404 not_found; a known path with another method: 405; both problem+json."""
     async def scenario() -> None:

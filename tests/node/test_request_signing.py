@@ -79,6 +79,14 @@ def test_stale_timestamp_refused(offset_s: int) -> None:
     assert refusal(signed(), now_s=NOW_S + offset_s) == "auth_stale"
 
 
+@pytest.mark.parametrize("timestamp", ["\u00b2", "\u00b9\u00b9\u00b9", "1" * 4_301, "1" * 13, "-5",
+                                       " 1750000000"])
+def test_a_timestamp_of_other_digits_is_refused_not_a_crash(timestamp: str) -> None:
+    """Superscript digits (which str.isdigit takes and int() refuses), more digits than
+    int() reads, a sign or a space: auth_stale, never an exception."""
+    assert refusal(signed(**{TIMESTAMP_HEADER: timestamp})) == "auth_stale"
+
+
 def test_timestamp_at_the_edge_accepted() -> None:
     """Exactly the window's age is still accepted: the bound is inclusive."""
     caller = authenticate(signed(), METHOD, PATH, BODY, NonceCache(),
