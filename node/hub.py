@@ -7,6 +7,12 @@ of its registry (`node.hub_config`) through competing FX providers. A sender res
 source leg through its bank and reports it (`POST /payments/{id}/source`), and follows the
 status (`GET /payments/{id}`, pacs.002 codes). `node.hub_settlement` drives the legs; docs/hub.md
 tells the whole protocol.
+
+Every order makes a provider reserve liquidity until the source deadline, so the hub serves
+quotes (and so orders, which take an offered quote) only to senders registered on the source
+ledger: the request names the sender's account, and the ledger's directory must give the
+caller's key for it (`RegisteredSenders`). The facts the spent token's rules read about the
+sender are the ones her bank registered there, as the ledger itself reads them.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import contextlib
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
@@ -26,7 +33,7 @@ from dsl.evaluate import CompiledCorridor, CompiledPolicy
 from dsl.facts import Party
 from dsl.phases import CompiledContract
 from node.api import Api, Call
-from node.client import ClientError
+from node.client import ClientError, NodeClient
 from node.database import Writer, open_database
 from node.errors import NodeError, conflict, forbidden, not_found, unprocessable
 from node.fx_messages import QuoteRequest
@@ -45,16 +52,79 @@ from node.hub_messages import (
 from node.hub_settlement import Links, SettlementDriver
 from node.hub_store import HubPayment, HubStore, OfferedQuote, Stage
 from node.idempotency import IdempotencyStore
-from node.messages import LockRequest
+from node.messages import DirectoryQuery, LockRequest, PayeeWire
 from node.metrics import Metrics
 from node.payee_resolution import ResolvedPayee, ResolveRequest, resolve
-from node.quote_selection import Judge, ProviderEndpoint, Selection, SpentToken, select_quote
+from node.quote_selection import (
+    WITHDRAWN,
+    Judge,
+    ProviderEndpoint,
+    Selection,
+    SpentToken,
+    Withdrawals,
+    select_quote,
+)
+from node.recent import Recent
 from node.settlement_messages import Destination, SourceLocked
 
 API_VERSION: Final = "1.0.0"
 ROLE: Final = "hub"
 PAYMENT_ID_BYTES: Final = 16
 PREIMAGE_BYTES: Final = 32
+# How long the hub trusts the directory's answer about a sender's account: a key changed or a
+# registration withdrawn at the ledger reaches the hub's checks within this time.
+SENDER_FRESH_S: Final = 30.0
+SENDERS_KEPT_MAX: Final = 10_000  # directory answers kept at once; the oldest are forgotten
+
+
+@dataclass(frozen=True, slots=True)
+class _Registration:
+    """A sender's directory entry and when the hub read it (the hub's clock, seconds)."""
+
+    payee: PayeeWire
+    read_at_s: float
+
+
+class RegisteredSenders:
+    """The wallets registered on each source ledger, as its directory answers by account.
+
+    Only registered accounts are kept (`SENDERS_KEPT_MAX`, each for `SENDER_FRESH_S`): a
+    caller naming accounts that do not exist fills nothing, and each of its requests costs one
+    directory read."""
+
+    def __init__(self, ledgers: Mapping[str, NodeClient], clock: Callable[[], float]) -> None:
+        """`ledgers`: the hub's connection to each ledger, by the currency it issues."""
+        self._ledgers = ledgers
+        self._clock = clock
+        self._kept: Recent[tuple[str, str], _Registration] = Recent(SENDERS_KEPT_MAX)
+
+    async def party(self, currency: str, account: str, caller: str) -> Party:
+        """The facts registered for `account` on the ledger of `currency`, if `caller` is the
+        key registered for it; `sender_unregistered` (403) otherwise, the same answer whether
+        or not the account exists."""
+        payee = await self._payee(currency, account)
+        if payee is None or payee.key != caller:
+            raise NodeError(403, "sender_unregistered", "Forbidden", "the caller is not the "
+                            "wallet registered under this account on the source ledger")
+        return Party(id=payee.account, role=payee.role, kyc=payee.kyc, bank=payee.bank,
+                     region=payee.region, mcc=payee.mcc)
+
+    async def _payee(self, currency: str, account: str) -> PayeeWire | None:
+        now_s = self._clock()
+        kept = self._kept.get((currency, account))
+        if kept is not None and now_s - kept.read_at_s < SENDER_FRESH_S:
+            return kept.payee
+        try:
+            payee = await self._ledgers[currency].directory(DirectoryQuery(account=account))
+        except ClientError as error:
+            if error.status == 404:
+                self._kept.forget((currency, account))
+                return None
+            raise NodeError(502, "system_unavailable", "System unavailable",
+                            f"the {currency} ledger's directory did not answer usefully: "
+                            f"{error.code}: {error.detail}") from None
+        self._kept.keep((currency, account), _Registration(payee, now_s))
+        return payee
 
 
 class HubService:
@@ -71,6 +141,8 @@ class HubService:
         self.links = Links.of(config)
         self.driver = SettlementDriver(config, self.store, self.links)
         self.corridors = compile_corridors(config)
+        self.senders = RegisteredSenders(self.links.ledgers, clock)
+        self.withdrawals = Withdrawals()
         self._clock = clock
         self._policies: dict[tuple[str, str], CompiledPolicy] = {}
         self._driving: asyncio.Task[None] | None = None
@@ -131,7 +203,8 @@ class HubService:
                              timeout_s=self.config.quote_timeout_s)
 
     async def quote(self, call: Call) -> HubQuoteWire:
-        """POST /quotes: ask every provider, keep the best allowed quote, show it."""
+        """POST /quotes: to a registered sender, ask every provider not resting from the
+        corridor, keep the best allowed quote, show it."""
         request = call.body(HubQuoteRequest)
         asked = QuoteRequest(source_currency=request.source_currency,
                              destination_currency=self.currency_of(request.destination),
@@ -139,25 +212,31 @@ class HubService:
         if self.config.ledger_of(request.source_currency) is None:
             raise unprocessable("system_unknown", f"no Earmark ledger of "
                                 f"{request.source_currency} is connected")
+        sender = await self.senders.party(request.source_currency, request.sender_account,
+                                          call.signed_by())
         now_s = int(self._clock())
         judge = Judge(corridor=self.corridors.get((asked.source_currency,
                                                    asked.destination_currency)),
-                      token=await self._spent(request, call.signed_by(), now_s))
-        selection = await select_quote(self._endpoints(request.destination), asked, judge,
-                                       now_s, timeout_s=self.config.quote_timeout_s)
+                      token=await self._spent(request, sender, now_s))
+        asking, resting = self.withdrawals.split(self._endpoints(request.destination), asked,
+                                                 now_s)
+        selection = await select_quote(asking, asked, judge, now_s,
+                                       timeout_s=self.config.quote_timeout_s, skipped=resting)
         await self.store.offer(OfferedQuote(selection.chosen, call.signed_by(),
                                             request.destination))
         return quote_wire(selection, request.destination)
 
     async def order(self, call: Call) -> HubPaymentWire:
-        """POST /payments: accept the quote with its provider; answer what to lock."""
+        """POST /payments: accept the quote with its provider; answer what to lock. Only the
+        sender the quote was offered to may order it, so only a registered sender orders."""
         offered = await self.store.offered(call.body(PaymentOrder).quote_id, call.signed_by())
         if offered is None:
             raise not_found("quote")
-        # The expiry is checked with the insert: an order resent after it (its first answer
-        # lost) still finds the payment the first one made.
-        created = await self.store.create(self._new_payment(offered, int(self._clock())),
-                                          offered.quote.expires_at_s)
+        # The expiry and the sender's open orders are checked with the insert: an order resent
+        # after the expiry (its first answer lost) still finds the payment the first one made.
+        now_s = int(self._clock())
+        new = self._new_payment(offered, now_s)
+        created = await self.store.create(new, offered.quote.expires_at_s)
         if created is None:
             raise unprocessable("quote_expired", f"the quote expired at "
                                 f"{offered.quote.expires_at_s}; ask for a new one")
@@ -166,6 +245,10 @@ class HubService:
             raise NodeError(503, "provider_unavailable", "Provider unavailable",
                             f"{offered.quote.provider} did not answer; the hub keeps trying "
                             f"(GET /payments/{payment.id})", payment_id=payment.id)
+        if payment.status is TransactionStatus.REJECTED and payment.code == WITHDRAWN:
+            if created.id == new.id:  # refused now, not a resend of an order refused earlier
+                self.withdrawals.withdrew(offered.quote, now_s)
+            raise withdrawn(payment)
         if payment.status is TransactionStatus.REJECTED:
             raise unprocessable(payment.code, payment.detail, payment_id=payment.id)
         return await self._wire(payment, call.signed_by())
@@ -206,11 +289,10 @@ class HubService:
         raise unprocessable("system_unknown", f"no {destination.kind} system "
                             f"{destination.system} is connected")
 
-    async def _spent(self, request: HubQuoteRequest, sender: str,
+    async def _spent(self, request: HubQuoteRequest, sender: Party,
                      now_s: int) -> SpentToken | None:
         """The spent token's policy, from the contract deployed on the source ledger: its
-        `convert` rules judge every quote. The hub knows the sender by key alone, and judges
-        the spend as of now."""
+        `convert` rules judge every quote, reading the sender's registered facts, as of now."""
         token = request.token
         if token is None:
             return None
@@ -224,7 +306,7 @@ class HubService:
                                     f"{token.token}")
             found = self._policies[(token.contract, token.token)] = (
                 contract.policies[token.token])
-        return SpentToken(found, Party(id=sender, role="individual"), issued_at_s=now_s)
+        return SpentToken(found, sender, issued_at_s=now_s)
 
     def _endpoints(self, destination: Destination) -> list[ProviderEndpoint]:
         """The providers that can credit the destination (at a switch: those with an account
@@ -279,6 +361,15 @@ class HubService:
             preimage=payment.preimage if shown else None, code=payment.code,
             detail=payment.detail, created_at_s=payment.created_at_s,
             updated_at_s=payment.updated_at_s)
+
+
+def withdrawn(payment: HubPayment) -> NodeError:
+    """409 `quote_withdrawn`: the provider could no longer credit the approved quote. The hub
+    does not switch providers under amounts the sender approved; she asks for a new quote,
+    which no longer comes from that provider for a while."""
+    return NodeError(409, "quote_withdrawn", "Quote withdrawn",
+                     f"the provider can no longer credit this quote ({payment.code}: "
+                     f"{payment.detail}); ask for a new quote", payment_id=payment.id)
 
 
 def quote_wire(selection: Selection, destination: Destination) -> HubQuoteWire:

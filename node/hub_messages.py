@@ -14,14 +14,17 @@ from pydantic import BaseModel, Field
 
 from node.fx_messages import QuoteId, QuoteWire
 from node.fx_quotes import Fixed
-from node.messages import AmountMinor, Currency, LockRequest, Name, Strict, TokenWire
+from node.messages import Account, AmountMinor, Currency, LockRequest, Name, Strict, TokenWire
 from node.settlement_messages import Destination, PaymentId
 
 
 class HubQuoteRequest(Strict):
     """The best quote for paying `destination` from `source_currency`, the sender fixing
-    either side's amount."""
+    either side's amount. The sender is the wallet registered as `sender_account` on the
+    source ledger: the hub serves only the key registered there."""
 
+    sender_account: Account = Field(description="the caller's account on the source ledger "
+                                    "(`name@bank`), whose registered key must sign the request")
     source_currency: Currency
     destination: Destination
     fixed: Fixed

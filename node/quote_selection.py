@@ -15,6 +15,10 @@ refuses it with its rule and reason:
 
 Of the quotes left, the best credits the most for a fixed source, or costs the least for a fixed
 destination; ties go to the earliest expiry, then to the provider's name.
+
+A provider that refused an order's acceptance for want of liquidity (it went between its quote
+and the order) rests from that corridor for `PROVIDER_REST_S` (`Withdrawals`): it is not asked,
+and is reported skipped, so the sender's next quote comes from the next provider.
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ from node.settlement_messages import (
 
 QUOTE_TIMEOUT_S: Final = 2.0  # how long the hub waits for one provider's quote by default
 PROVIDERS_MAX: Final = 32  # providers asked for one conversion
+# How long a provider that withdrew a quote at order time is left out of that corridor: long
+# enough for the sender's next quote, short enough that its liquidity coming back counts soon.
+PROVIDER_REST_S: Final = 60
+WITHDRAWN: Final = "liquidity_exceeded"  # the provider's refusal of an acceptance that rests it
 
 
 class FxClient(NodeClient):
@@ -205,12 +213,41 @@ def choose(gathered: Gathered, request: QuoteRequest, judge: Judge, now_s: int) 
 
 
 async def select_quote(endpoints: list[ProviderEndpoint], request: QuoteRequest,
-                       judge: Judge, now_s: int, *,
-                       timeout_s: float = QUOTE_TIMEOUT_S) -> Selection:
-    """Gather quotes from `endpoints` and choose the best one `judge` allows."""
+                       judge: Judge, now_s: int, *, timeout_s: float = QUOTE_TIMEOUT_S,
+                       skipped: tuple[Skipped, ...] = ()) -> Selection:
+    """Gather quotes from `endpoints` and choose the best one `judge` allows; `skipped` are
+    providers left out beforehand, reported with those skipped while gathering."""
     keys = {e.name: e.key for e in endpoints if e.key is not None}
     judge = Judge(judge.corridor, judge.token, {**keys, **judge.provider_keys})
-    return choose(await gather_quotes(endpoints, request, timeout_s), request, judge, now_s)
+    gathered = await gather_quotes(endpoints, request, timeout_s)
+    return choose(Gathered(gathered.quotes, skipped + gathered.skipped), request, judge, now_s)
+
+
+class Withdrawals:
+    """Providers resting from a corridor since they refused an order's acceptance with
+    `WITHDRAWN`: the hub never changes provider after the sender approved a quote, so it
+    refuses that order as withdrawn and leaves the provider out of that corridor's quotes for
+    `PROVIDER_REST_S`. Entries are providers and currency pairs of quotes the hub offered, so
+    the hub's registry bounds them."""
+
+    def __init__(self) -> None:
+        self._until_s: dict[tuple[str, str, str], int] = {}  # (provider, source, target)
+
+    def withdrew(self, quote: QuoteWire, now_s: int) -> None:
+        """`quote`'s provider refused to accept it for want of liquidity at `now_s`."""
+        pair = (quote.source.currency, quote.destination.currency)
+        self._until_s[(quote.provider, *pair)] = now_s + PROVIDER_REST_S
+
+    def split(self, endpoints: list[ProviderEndpoint], request: QuoteRequest,
+              now_s: int) -> tuple[list[ProviderEndpoint], tuple[Skipped, ...]]:
+        """The endpoints to ask for `request`, and those resting from its corridor."""
+        pair = (request.source_currency, request.destination_currency)
+        resting = {e.name: until_s for e in endpoints
+                   if (until_s := self._until_s.get((e.name, *pair), 0)) > now_s}
+        skipped = tuple(Skipped(name, "error", f"{WITHDRAWN}: it refused an order's acceptance; "
+                                f"not asked for {pair[0]} -> {pair[1]} until {until_s}")
+                        for name, until_s in resting.items())
+        return [e for e in endpoints if e.name not in resting], skipped
 
 
 def judge_quote(quote: QuoteWire, request: QuoteRequest, judge: Judge,

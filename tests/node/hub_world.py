@@ -5,7 +5,8 @@ twice, as a KHR ledger and a KZT ledger) and the bank `aba`; a PromptPay partner
 stand-in with two merchants; two FX providers (`acleda-fx` cheaper than `wing-fx`) registered on
 the ledger, holding KZT there and prefunded THB at the switch; and the hub, registered as a
 participant so it may ask the directory. `dara@aba` is a sender holding KHR; `bob@aba` a
-receiver on the KZT ledger. Every service runs its real background loop.
+receiver on the KZT ledger; both are registered at KYC tier 3 (the hub serves registered senders
+only, by the account they name). Every service runs its real background loop.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from node.partner_switch_config import (
 
 HUB = key("hub")
 DARA, BOB = key("dara"), key("bob")
+ACCOUNTS = {DARA.participant: "dara@aba", BOB.participant: "bob@aba"}  # as aba registered them
 PROVIDERS = {"acleda-fx": ("0.0081", "0.4", "ACLDFXTH"), "wing-fx": ("0.0080", "0.7", "WINGFXTH")}
 PROVIDER_KZT = 2_000_000  # what aba pays each provider to lock destination legs from
 SWITCH_THB = 5_000_000  # each provider's opening balance at the switch

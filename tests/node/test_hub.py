@@ -4,7 +4,10 @@ Method: `hub_world` serves the ledger (KHR and KZT), the bank aba, a PromptPay s
 two FX providers and the hub, each with its real background loop; the sender dara scans a QR
 code or names a wallet, takes the hub's best quote, locks the source leg through her bank and
 reports it (`node.hub_client.pay_abroad`). Each story checks the hub's status and every ledger
-and switch balance that the payment moved, or did not.
+and switch balance that the payment moved, or did not. The hub serves registered senders only:
+a stranger's quote is refused, a sender holds a few orders not yet locked at most, the spent
+token's rules read the sender's registered facts, and an order whose provider lost its
+liquidity since the quote is withdrawn, the next quote coming from the next provider.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from bank_network import key
+from bank_network import ABA, key, open_customer
 from hub_world import (
+    ACCOUNTS,
     BOB,
     DARA,
     LIQUIDITY,
@@ -31,13 +35,23 @@ from hub_world import (
 from bridges.qr import QrRequest, encode
 from engine.encoding import note_id
 from engine.ids import TxId
+from engine.keys import KeyPair
 from node.client import ClientError
 from node.fx_quotes import Fixed
+from node.hub import SENDER_FRESH_S
 from node.hub_client import lock_source, pay_abroad
-from node.hub_messages import HubQuoteRequest, HubQuoteWire
-from node.messages import ContractUpload, RegisterParticipant, SettlementRequest, TokenWire
+from node.hub_messages import HubPaymentWire, HubQuoteRequest, HubQuoteWire
+from node.hub_store import OPEN_ORDERS_PER_SENDER_MAX
+from node.messages import (
+    ContractUpload,
+    RegisterParticipant,
+    Reverify,
+    SettlementRequest,
+    TokenWire,
+)
 from node.partner_switch_client import PartnerSwitchClient
 from node.payee_resolution import ResolveRequest
+from node.quote_selection import PROVIDER_REST_S
 from node.settlement_messages import Destination
 
 SETTLE_WAIT_S = 20.0
@@ -58,11 +72,24 @@ async def switch_balance(made: HubWorld, account: str) -> int:
 
 
 async def quote(made: HubWorld, destination: Destination, amount_minor: int,
-                fixed: Fixed = Fixed.DESTINATION) -> HubQuoteWire:
-    """dara's best quote toward `destination`."""
-    async with made.hub() as hub:
-        return await hub.quote(HubQuoteRequest(source_currency="KHR", destination=destination,
-                                               fixed=fixed, amount_minor=amount_minor))
+                fixed: Fixed = Fixed.DESTINATION, *, who: KeyPair = DARA,
+                account: str | None = None) -> HubQuoteWire:
+    """`who`'s best quote toward `destination` (dara's by default), naming `account` (by
+    default the one aba registered for `who`)."""
+    named = account or ACCOUNTS[who.participant]
+    async with made.hub(who) as hub:
+        return await hub.quote(HubQuoteRequest(
+            sender_account=named, source_currency="KHR", destination=destination, fixed=fixed,
+            amount_minor=amount_minor))
+
+
+async def refused(call: Awaitable[Any]) -> ClientError:
+    """The error `call` is refused with (it must be refused)."""
+    try:
+        answer = await call
+    except ClientError as error:
+        return error
+    raise AssertionError(f"not refused: {answer}")
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -241,19 +268,25 @@ def test_an_order_resent_after_the_quotes_expiry_finds_its_payment(tmp_path: Pat
 
 
 def test_concurrent_payments_never_overdraw_a_providers_liquidity(tmp_path: Path) -> None:
-    """Twelve orders of 300 000 THB at once against acleda-fx's 2 000 000 THB of liquidity:
-    exactly six are accepted, the others are refused with `liquidity_exceeded`."""
+    """Twelve orders of 300 000 THB at once, three from each of four registered senders,
+    against acleda-fx's 2 000 000 THB of liquidity: exactly six are accepted, the others are
+    withdrawn (`quote_withdrawn`: the provider refused them `liquidity_exceeded`)."""
     async def story(made: HubWorld) -> None:
         await made.stop_provider("wing-fx")
         destination = Destination(kind="switch", system="promptpay", account=TEA_SHOP)
-        offers = [await quote(made, destination, 300_000) for _ in range(12)]
-        async with made.hub() as hub:
-            answers = await asyncio.gather(*(hub.order(o.quote.id) for o in offers),
-                                           return_exceptions=True)
-        accepted = [a for a in answers if not isinstance(a, BaseException)]
-        refused = [a for a in answers if isinstance(a, ClientError)]
+        senders = [await open_customer(made.net, f"payer{i}") for i in range(4)]
+        offers = [(sender, await quote(made, destination, 300_000, who=sender,
+                                       account=f"payer{i}@aba"))
+                  for i, sender in enumerate(senders) for _ in range(OPEN_ORDERS_PER_SENDER_MAX)]
+
+        async def order(sender: KeyPair, offer: HubQuoteWire) -> HubPaymentWire:
+            async with made.hub(sender) as hub:
+                return await hub.order(offer.quote.id)
+        answers = await asyncio.gather(*(order(*o) for o in offers), return_exceptions=True)
+        accepted = [a for a in answers if isinstance(a, HubPaymentWire)]
+        refusals = [a for a in answers if isinstance(a, ClientError)]
         assert len(accepted) == 6, answers
-        assert {e.code for e in refused} == {"liquidity_exceeded"} and len(refused) == 6
+        assert {e.code for e in refusals} == {"quote_withdrawn"} and len(refusals) == 6
     run(tmp_path, story)
 
 
@@ -329,10 +362,174 @@ def test_the_spent_tokens_convert_rules_choose_the_provider(tmp_path: Path) -> N
             deployed = await agency.upload_contract(ContractUpload(source=KHR_VOUCHER))
         async with made.hub() as hub:
             offer = await hub.quote(HubQuoteRequest(
-                source_currency="KHR", fixed=Fixed.DESTINATION, amount_minor=10_000,
+                sender_account="dara@aba", source_currency="KHR", fixed=Fixed.DESTINATION,
+                amount_minor=10_000,
                 destination=Destination(kind="switch", system="promptpay", account=TEA_SHOP),
                 token=TokenWire(contract=deployed.hash, token="TRAVEL")))
         assert offer.quote.provider == "wing-fx"
         assert [(r.provider, r.contract) for r in offer.refused] == [
             ("acleda-fx", "khr_travel_voucher")]
     run(tmp_path, story)
+
+
+TEA = Destination(kind="switch", system="promptpay", account=TEA_SHOP)
+
+
+def test_a_stranger_gets_no_quote_and_orders_nothing(tmp_path: Path) -> None:
+    """Issue 21: any key could order at the hub and hold a provider's liquidity without ever
+    locking. Now a key registered nowhere is refused `sender_unregistered` (403) whether the
+    account it names exists or not, with the same answer; so is a registered key naming another
+    wallet's account; and dara's quote is no quote of the stranger's to order."""
+    async def story(made: HubWorld) -> None:
+        stranger = KeyPair.generate()
+        answers = [await refused(quote(made, TEA, 1_000, who=who, account=account))
+                   for who, account in ((stranger, "dara@aba"), (stranger, "nobody@aba"),
+                                        (BOB, "dara@aba"))]
+        assert {(e.status, e.code, e.detail) for e in answers} == {
+            (403, "sender_unregistered",
+             "the caller is not the wallet registered under this account on the source "
+             "ledger")}
+        offer = await quote(made, TEA, 1_000)
+        async with made.hub(stranger) as hub:
+            error = await refused(hub.order(offer.quote.id))
+        assert (error.status, error.code) == (404, "not_found")
+    run(tmp_path, story)
+
+
+def test_a_sender_holds_a_few_orders_not_yet_locked_and_a_lapsed_one_stops_counting(
+        tmp_path: Path) -> None:
+    """dara orders three payments and locks none: her fourth order is refused
+    `open_orders_exceeded` (422) while bob still orders; once the three pass their source
+    deadline (the hub's clock moved past it) they lapse, and the same fourth order is made."""
+    async def story(made: HubWorld) -> None:
+        offers = [await quote(made, TEA, 1_000) for _ in range(OPEN_ORDERS_PER_SENDER_MAX + 1)]
+        async with made.hub() as hub:
+            ordered = [await hub.order(o.quote.id) for o in offers[:-1]]
+            error = await refused(hub.order(offers[-1].quote.id))
+        assert (error.status, error.code) == (422, "open_orders_exceeded")
+        async with made.hub(BOB) as hub:
+            assert (await hub.order((await quote(made, TEA, 1_000, who=BOB)).quote.id)
+                    ).status == "PDNG"
+        made.clock.offset_s = max(o.pay.lock.deadline_s for o in ordered) - time.time()
+        async with made.hub() as hub:
+            assert (await hub.order(offers[-1].quote.id)).status == "PDNG"
+    run(tmp_path, story, source_window_s=6, margin_s=3)
+
+
+TIERED_VOUCHER = '''contract khr_tiered_voucher version 1
+  "Riel that may be spent abroad by wallets verified at KYC tier 2 or above."
+
+token TIERED {
+  currency KHR
+  issuer "ministry"
+}
+
+policy TIERED {
+  allow transfer
+  allow convert to {THB} when sender.kyc >= 2
+}
+'''
+
+
+TIERED_REFUSALS = [f"{provider}: refused by `policy TIERED`: no rule allows convert of TIERED "
+                   "here (closed by default)" for provider in ("acleda-fx", "wing-fx")]
+
+
+async def tiered_token(made: HubWorld) -> TokenWire:
+    """The ministry registered and its `TIERED_VOUCHER` deployed: the token."""
+    ministry = key("ministry")
+    async with made.central() as central:
+        await central.register_participant(RegisterParticipant(
+            name="ministry", role="agency", key=ministry.participant))
+    async with made.central(ministry) as agency:
+        deployed = await agency.upload_contract(ContractUpload(source=TIERED_VOUCHER))
+    return TokenWire(contract=deployed.hash, token="TIERED")
+
+
+async def token_quote(made: HubWorld, token: TokenWire, who: KeyPair,
+                      account: str) -> HubQuoteWire:
+    """`who`'s quote for 100.00 THB to the tea shop, spending `token`, naming `account`."""
+    async with made.hub(who) as hub:
+        return await hub.quote(HubQuoteRequest(
+            sender_account=account, source_currency="KHR", destination=TEA,
+            fixed=Fixed.DESTINATION, amount_minor=10_000, token=token))
+
+
+def test_the_spent_tokens_rules_read_the_senders_registered_facts(tmp_path: Path) -> None:
+    """The hub judged a spent token's `convert` rules as if every sender were an individual at
+    KYC tier 0. Now it reads the tier her bank registered: a token that converts for tier 2 and
+    above gets dara (tier 3) a quote and refuses sok (tier 1) by its rule, whatever else the
+    request says."""
+    async def story(made: HubWorld) -> None:
+        token = await tiered_token(made)
+        sok = await open_customer(made.net, "sok", kyc_tier=1)
+        assert (await token_quote(made, token, DARA, "dara@aba")).quote.provider == "acleda-fx"
+        error = await refused(token_quote(made, token, sok, "sok@aba"))
+        assert (error.status, error.code) == (422, "no_quote_allowed")
+        assert error.extra["reasons"] == TIERED_REFUSALS
+    run(tmp_path, story)
+
+
+def test_a_registration_changed_at_the_ledger_reaches_the_hub_within_its_freshness(
+        tmp_path: Path) -> None:
+    """aba re-verifies dara from tier 3 to tier 1 after the hub read her registration: the hub
+    keeps judging by what it read for `SENDER_FRESH_S` (its clock set back by more than that
+    while it read), then reads the directory again and refuses the tiered token by its rule."""
+    async def story(made: HubWorld) -> None:
+        token = await tiered_token(made)
+        made.clock.offset_s = -(SENDER_FRESH_S + 1)
+        assert (await token_quote(made, token, DARA, "dara@aba")).quote.provider == "acleda-fx"
+        async with made.bank(ABA) as aba:
+            await aba.reverify("dara@aba", Reverify(kyc_tier=1))
+        assert (await token_quote(made, token, DARA, "dara@aba")).quote.provider == "acleda-fx"
+        made.clock.offset_s = 0
+        error = await refused(token_quote(made, token, DARA, "dara@aba"))
+        assert (error.code, error.extra["reasons"]) == ("no_quote_allowed", TIERED_REFUSALS)
+    run(tmp_path, story)
+
+
+def test_an_order_whose_liquidity_went_is_withdrawn_and_the_next_quote_is_the_next_providers(
+        tmp_path: Path) -> None:
+    """Two quotes of 1 500 000 THB from acleda-fx (2 000 000 of liquidity) fit each alone;
+    once the first is ordered, the provider refuses the second's acceptance
+    `liquidity_exceeded`. The hub does not switch providers under the approved amounts: it
+    answers `quote_withdrawn` (409, with the payment, which reads RJCT), and resting acleda-fx
+    from KHR -> THB, offers wing-fx's quote next even for an amount acleda-fx could still
+    credit, reporting acleda-fx skipped; the withdrawn order resent answers the same."""
+    async def story(made: HubWorld) -> None:
+        offers = [await quote(made, TEA, 1_500_000) for _ in range(2)]
+        assert {o.quote.provider for o in offers} == {"acleda-fx"}
+        async with made.hub() as hub:
+            await hub.order(offers[0].quote.id)
+            error = await refused(hub.order(offers[1].quote.id))
+            assert (error.status, error.code) == (409, "quote_withdrawn")
+            payment = await hub.payment(error.extra["payment_id"])
+            assert (payment.status, payment.code) == ("RJCT", "liquidity_exceeded")
+            again = await refused(hub.order(offers[1].quote.id))
+            assert (again.code, again.extra["payment_id"]) == ("quote_withdrawn", payment.id)
+        offer = await quote(made, TEA, 20_000)
+        assert offer.quote.provider == "wing-fx"
+        assert [(s.provider, s.why) for s in offer.skipped] == [("acleda-fx", "error")]
+        assert offer.skipped[0].detail.startswith(
+            "liquidity_exceeded: it refused an order's acceptance; not asked for KHR -> THB")
+    run(tmp_path, story)
+
+
+def test_a_provider_rests_only_from_a_fresh_refusal_and_not_for_long(tmp_path: Path) -> None:
+    """With the hub's clock set back by more than `PROVIDER_REST_S`, acleda-fx withdraws an
+    order's quote; back on time, its rest is over and it quotes again (it still has the
+    liquidity for a small amount). The withdrawn order resent is answered `quote_withdrawn`
+    again but does not rest acleda-fx anew: otherwise any sender could keep a provider out of a
+    corridor by resending an old order."""
+    async def story(made: HubWorld) -> None:
+        made.clock.offset_s = -(PROVIDER_REST_S + 1)
+        offers = [await quote(made, TEA, 1_500_000) for _ in range(2)]
+        async with made.hub() as hub:
+            await hub.order(offers[0].quote.id)
+            assert (await refused(hub.order(offers[1].quote.id))).code == "quote_withdrawn"
+        made.clock.offset_s = 0
+        assert (await quote(made, TEA, 20_000)).quote.provider == "acleda-fx"
+        async with made.hub() as hub:
+            assert (await refused(hub.order(offers[1].quote.id))).code == "quote_withdrawn"
+        assert (await quote(made, TEA, 20_000)).quote.provider == "acleda-fx"
+    run(tmp_path, story, source_window_s=600)
