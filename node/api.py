@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from engine.ids import ParticipantId
 from node.errors import NodeError, Problem, bad_request, problem_response, unauthenticated
 from node.idempotency import HEADER as IDEMPOTENCY_HEADER
-from node.idempotency import IdempotencyStore
+from node.idempotency import IdempotencyStore, request_identity
 from node.openapi import document
 from node.request_signing import NonceCache, authenticate
 
@@ -140,8 +140,9 @@ def _serve(route: Route, nonces: NonceCache,
             return _respond(route, await route.handler(call))
 
         if route.method == "POST" and not route.repeatable:
-            return await idempotency.run(caller or "", request.headers.get(IDEMPOTENCY_HEADER),
-                                         raw, produce)
+            return await idempotency.run(
+                caller or "", request.headers.get(IDEMPOTENCY_HEADER),
+                request_identity(request.method, request.path_qs, raw), produce)
         return await produce()
     serve.__name__ = route.handler.__name__
     return serve

@@ -28,6 +28,9 @@ class Problem:
     title: str
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set on an answer that is not final (try again after so many seconds): it is sent as the
+    # Retry-After header, and an idempotency key does not keep it.
+    retry_after_s: int | None = None
 
     def document(self, instance: str = "") -> dict[str, Any]:
         """The problem+json body; `type` is a URI per code, `instance` the request path."""
@@ -44,10 +47,10 @@ class Problem:
 class NodeError(Exception):
     """Root of everything the node raises toward a caller; carries the problem to answer."""
 
-    def __init__(self, status: int, code: str, title: str, detail: str = "",
-                 **extra: Any) -> None:
+    def __init__(self, status: int, code: str, title: str, detail: str = "", *,
+                 retry_after_s: int | None = None, **extra: Any) -> None:
         super().__init__(f"{code}: {detail or title}")
-        self.problem = Problem(status, code, title, detail, extra)
+        self.problem = Problem(status, code, title, detail, extra, retry_after_s)
 
     @classmethod
     def refused(cls, refusal: Refusal) -> NodeError:
@@ -92,5 +95,7 @@ def unprocessable(code: str, detail: str, **extra: Any) -> NodeError:
 
 def problem_response(problem: Problem, instance: str = "") -> web.Response:
     """The problem as an HTTP response of media type application/problem+json."""
+    headers = ({"Retry-After": str(problem.retry_after_s)}
+               if problem.retry_after_s is not None else None)
     return web.Response(status=problem.status, body=orjson.dumps(problem.document(instance)),
-                        content_type=PROBLEM_CONTENT_TYPE)
+                        content_type=PROBLEM_CONTENT_TYPE, headers=headers)

@@ -330,6 +330,22 @@ def test_same_key_other_body_is_refused(tmp_path: Path) -> None:
     run(scenario)
 
 
+def test_same_key_and_body_on_another_path_is_refused(tmp_path: Path) -> None:
+    """A key is bound to the method and path too: the same body under the same key to another
+    resource is 422 idempotency_key_reused, not the first resource's answer (issue 22: a KYC
+    change for bob replayed alice's)."""
+    async def scenario() -> None:
+        api, orders = shop()
+        async with serving(api, tmp_path / "n.db") as client:
+            body = {"item": "tea", "amount_minor": 1}
+            first = await send(client, "POST", "/orders", body)
+            other = await send(client, "POST", "/orders?for=bob", body)
+        assert first[0] == 201
+        assert (other[0], other[1]["code"]) == (422, "idempotency_key_reused")
+        assert len(orders) == 1
+    run(scenario)
+
+
 def test_concurrent_same_key_is_in_use(tmp_path: Path) -> None:
     """While the first request with a key runs, a second one gets 409; the first then ends."""
     async def scenario() -> None:

@@ -130,21 +130,117 @@ def test_longest_key_is_accepted(tmp_path: Path) -> None:
     assert answer(store(tmp_path), Producer(), key="k" * KEY_CHARS_MAX).status == 201
 
 
-def test_other_process_answering_first_wins(tmp_path: Path) -> None:
-    """Two nodes on one database answer the same key at once: the first stored answer stands
-    for every later replay, and the second node's store does not fail."""
+def test_a_request_finding_the_key_claimed_is_told_to_retry(tmp_path: Path) -> None:
+    """Two nodes on one database take the same key at once: the second finds the first's claim
+    in the database, gets 409 idempotency_key_in_use with Retry-After and never runs its
+    handler; afterwards both replay the first's answer."""
     first_node, second_node = store(tmp_path), store(tmp_path)
     inner = Producer(body=b'"second node"')
+    refusals: list[NodeError] = []
 
     async def racing() -> web.Response:
-        # While the first node produces, the second node answers the same key and stores it.
-        await second_node.run("alice", "key-1", b"{}", inner)
+        try:
+            await second_node.run("alice", "key-1", b"{}", inner)
+        except NodeError as error:
+            refusals.append(error)
         return web.Response(status=201, body=b'"first node"')
 
     raced = answer(first_node, racing)
-    replayed = answer(first_node, Producer())
-    assert raced.body == b'"first node"'
-    assert replayed.body == b'"second node"1'
+    [refused] = refusals
+    problem = refused.problem
+    assert (problem.status, problem.code, problem.retry_after_s) == (
+        409, "idempotency_key_in_use", 1)
+    assert inner.calls == 0
+    for node in (first_node, second_node):
+        assert answer(node, Producer()).body == raced.body == b'"first node"'
+
+
+def test_concurrent_identical_requests_run_once_on_each_store(tmp_path: Path) -> None:
+    """Twelve requests with one key at once, spread over two stores on one database: the
+    handler runs once, and every other request is told to retry or replays its answer
+    (issue 22's finding ran one key's handler twice under PostgreSQL)."""
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    _run_concurrently(url)
+
+
+def test_concurrent_identical_requests_run_once_on_postgresql() -> None:
+    """The same on PostgreSQL, where the finding was made."""
+    _run_concurrently(fresh_postgres("idempotency_claims"))
+
+
+def _run_concurrently(url: str) -> None:
+    stores = [IdempotencyStore(open_database(url)) for _ in range(2)]
+    produce = Producer()
+
+    async def slow() -> web.Response:
+        await asyncio.sleep(0)  # let the others arrive while this one runs
+        return await produce()
+
+    async def one(index: int) -> int:
+        try:
+            response = await stores[index % 2].run("alice", "key-1", b"{}", slow)
+        except NodeError as error:
+            assert error.problem.code == "idempotency_key_in_use"
+            return 409
+        return response.status
+
+    async def all_at_once() -> list[int]:
+        return list(await asyncio.gather(*(one(index) for index in range(12))))
+
+    statuses = asyncio.run(all_at_once())
+    assert produce.calls == 1
+    assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}
+    assert answer(stores[0], Producer()).headers[REPLAYED_HEADER] == "true"
+
+
+def test_an_answer_asking_to_retry_is_not_kept(tmp_path: Path) -> None:
+    """A refusal carrying Retry-After (held notes, a dependency away) is not the key's answer:
+    the retry runs again, and its final answer is then kept."""
+    idempotency = store(tmp_path)
+    held = Producer(error=NodeError(409, "notes_held", "Conflict", retry_after_s=2))
+    first = answer(idempotency, held)
+    assert (first.status, first.headers["Retry-After"]) == (409, "2")
+    produce = Producer()
+    assert answer(idempotency, produce).status == 201
+    assert answer(idempotency, produce).headers[REPLAYED_HEADER] == "true"
+    assert produce.calls == 1
+
+
+def test_a_claim_left_by_a_crash_is_dropped_when_the_service_starts(tmp_path: Path) -> None:
+    """A request running when its process died leaves its claim; the restarted service (a new
+    store) drops it, so the retry runs instead of being told forever that the key is in use."""
+    engine = open_database(f"sqlite:///{tmp_path / 'node.db'}")
+    crashed = IdempotencyStore(engine)
+
+    async def dies() -> web.Response:
+        raise KeyboardInterrupt  # stands for the process dying: nothing after it runs
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(_claim_then(crashed, dies))
+    produce = Producer()
+    assert answer(IdempotencyStore(engine), produce).status == 201
+    assert produce.calls == 1
+
+
+async def _claim_then(idempotency: IdempotencyStore,
+                      produce: Callable[[], Awaitable[web.Response]]) -> web.Response:
+    """Take the key, then run `produce` with the claim's release made impossible (as after a
+    SIGKILL: the process does not get to drop it)."""
+    async def no_release(_job: object) -> None:
+        raise KeyboardInterrupt
+
+    claimed = await idempotency.run("alice", "key-1", b"{}", _swap_writer(idempotency,
+                                                                         no_release, produce))
+    return claimed
+
+
+def _swap_writer(idempotency: IdempotencyStore, write: Callable[[object], Awaitable[None]],
+                 produce: Callable[[], Awaitable[web.Response]]
+                 ) -> Callable[[], Awaitable[web.Response]]:
+    async def swapped() -> web.Response:
+        idempotency._writer.write = write  # type: ignore[method-assign,assignment]
+        return await produce()
+    return swapped
 
 
 class Clock:
