@@ -30,7 +30,7 @@ from node.central_access import Access
 from node.central_contracts import deploy, find, page
 from node.central_directory import WalletDirectory
 from node.central_reads import CentralReads, participant_wire, payee_wire
-from node.central_records import CentralRecords
+from node.central_records import CentralRecords, key_registered
 from node.central_reserves import ReserveBook
 from node.config import NodeConfig
 from node.database import open_database
@@ -266,12 +266,16 @@ class CentralService:
     # ---- the directory -----------------------------------------------------------------------
 
     async def register_wallet(self, call: Call) -> PayeeWire:
-        """POST /wallets: a bank registers its customer's wallet (an account of its own)."""
+        """POST /wallets: a bank registers its customer's wallet (an account of its own) under
+        a key registered to nobody else: not the central bank's, a participant's or another
+        bank's customer's (409 `key_registered`)."""
         bank = self.access.role(call.signed_by(), "bank")
         wallet = call.body(RegisterWallet)
         if wallet.account.rpartition("@")[2] != bank.name:
             raise unprocessable("account_bank_mismatch", f"{bank.name}'s accounts end in "
                                 f"@{bank.name}")
+        if wallet.key == self.key.participant:  # the central bank's key is its configuration's
+            raise key_registered()
         try:
             return payee_wire(await asyncio.to_thread(self.records.register_wallet, wallet,
                                                       bank.name))

@@ -3,6 +3,10 @@
 Synchronous reads and writes on the node's tables (`node.tables`); the service calls them on a
 thread. Each write is one database transaction, and a uniqueness the tables enforce (a name, an
 account, a phone) is turned into a 409 rather than checked first and raced.
+
+A key is registered once, as a participant or as one bank's customer (`key_registered`): each
+registration inserts its key into `registered_keys` in the transaction that writes its row, so
+the database keeps the rule against concurrent registrations on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -18,19 +22,26 @@ from sqlalchemy.exc import IntegrityError
 from engine.ids import ParticipantId
 from engine.participants import Participant
 from engine.store import IDS_PER_QUERY_MAX
-from node.errors import conflict, forbidden, unprocessable
+from node.errors import NodeError, conflict, unprocessable
 from node.messages import RegisterWallet
-from node.tables import ParticipantRow, ReserveRow, WalletRow
+from node.tables import ParticipantRow, RegisteredKeyRow, ReserveRow, WalletRow
 
 RESERVES_MAX_MINOR: Final = 2**63 - 1  # a bank's deposits fit the signed 64-bit column
 _PARTICIPANTS = ParticipantRow.__table__  # type: ignore[attr-defined]
 _RESERVES = ReserveRow.__table__  # type: ignore[attr-defined]
 _WALLETS = WalletRow.__table__  # type: ignore[attr-defined]
+_KEYS = RegisteredKeyRow.__table__  # type: ignore[attr-defined]
 _PARTICIPANT_COLUMNS: Final = select(_PARTICIPANTS.c.key, _PARTICIPANTS.c.name,
                                      _PARTICIPANTS.c.role, _PARTICIPANTS.c.bridged)
 # Built once: every note lookup of a bank for its customer runs it.
 _WALLET_BANKS: Final = select(_WALLETS.c.key, _WALLETS.c.bank).where(
     _WALLETS.c.key.in_(bindparam("keys", expanding=True)))
+
+
+def key_registered() -> NodeError:
+    """409 for a key registered already; whose it is stays unsaid, so a bank that tries keys
+    learns nothing of who holds them."""
+    return conflict("key_registered", "this key is registered already")
 
 
 class CentralRecords:
@@ -58,18 +69,23 @@ class CentralRecords:
         return [_participant(*row) for row in rows]
 
     def register(self, participant: Participant) -> Participant:
-        """Register a participant; the same registration again changes nothing, and a name or
-        key registered otherwise is a 409."""
+        """Register a participant; the same registration again changes nothing, a name or key
+        of another participant is a 409 `participant_exists`, a wallet's key a 409
+        `key_registered`."""
         try:
             with self.engine.begin() as db:
+                db.execute(_KEYS.insert().values(key=participant.key))
                 db.execute(_PARTICIPANTS.insert().values(
                     key=participant.key, name=participant.name, role=participant.role,
                     bridged=",".join(sorted(participant.bridged)),
                     registered_at_s=int(time.time())))
         except IntegrityError:
-            if participant not in self.participants():
-                raise conflict("participant_exists", "this name or key is registered to "
-                               "another participant") from None
+            if participant in self.participants():
+                return participant
+            if self.wallet(participant.key) is not None:
+                raise key_registered() from None
+            raise conflict("participant_exists", "this name or key is registered to "
+                           "another participant") from None
         return participant
 
     # ---- reserves --------------------------------------------------------------------------
@@ -103,21 +119,27 @@ class CentralRecords:
     # ---- wallets ---------------------------------------------------------------------------
 
     def register_wallet(self, wallet: RegisterWallet, bank: str) -> WalletRow:
-        """Insert or update a wallet of `bank`; a wallet of another bank is a 403, an account
-        or phone taken by another wallet a 409."""
+        """Insert a wallet of `bank`, or update one it registered; a key registered otherwise
+        (a participant's, another bank's customer's) is a 409 `key_registered`, an account or
+        phone of another wallet a 409 `wallet_conflict`."""
         row = WalletRow(bank=bank, **wallet.model_dump())
         values = row.model_dump()
+        # The key is claimed first, in the wallet's own transaction: of two registrations of
+        # one key, the later claim finds the earlier one's (committed, or waited for until it
+        # commits), and only a rollback of the earlier lets the later one in.
+        # (RETURNING tells whether it inserted: psycopg counts no rows of an upsert.)
+        claim = self._upsert(_KEYS).values(key=wallet.key).on_conflict_do_nothing(
+            index_elements=["key"]).returning(_KEYS.c.key)
         try:
             with self.engine.begin() as db:
-                owner = db.execute(select(_WALLETS.c.bank).where(
-                    _WALLETS.c.key == wallet.key)).scalar()
-                if owner is not None and owner != bank:
-                    raise forbidden("this wallet belongs to another bank")
-                if owner is None:
+                if db.execute(claim).first() is not None:
                     db.execute(_WALLETS.insert().values(**values))
-                else:
+                elif db.execute(select(_WALLETS.c.bank).where(
+                        _WALLETS.c.key == wallet.key)).scalar() == bank:
                     db.execute(_WALLETS.update().where(_WALLETS.c.key == wallet.key).values(
                         **values))
+                else:
+                    raise key_registered()
         except IntegrityError:
             raise conflict("wallet_conflict", "this account or phone belongs to another "
                            "wallet") from None

@@ -1,5 +1,6 @@
-"""The services' own tables, beside the ledger's: registry, directory, customers, payments,
-the bridge's swaps, the hub's payments and the FX providers' quotes and settlements.
+"""The services' own tables, beside the ledger's: registry, directory and the keys both hold,
+customers, payments, the bridge's swaps, the hub's payments and the FX providers' quotes and
+settlements.
 
 They live on a metadata of their own (`NODE_METADATA`) with their own alembic history
 (`node/migrations`, version table `node_alembic_version`), so a central node keeps them in the
@@ -31,6 +32,18 @@ class ParticipantRow(NodeTable, table=True):
     registered_at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
     # FX providers: the currencies the central bank lets it issue bridged tokens in, "JPY,USD".
     bridged: str = Field(default="", max_length=256, sa_column_kwargs={"server_default": ""})
+
+
+class RegisteredKeyRow(NodeTable, table=True):
+    """Central: every key registered, as a participant or as one bank's customer's wallet.
+
+    Its primary key is the rule that a key is registered once: a participant's registration and
+    a wallet's each insert the key here in the database transaction that writes their own row,
+    so of two registrations of one key, concurrent or not, the database commits one."""
+
+    __tablename__ = "registered_keys"
+
+    key: str = Field(primary_key=True, max_length=64)
 
 
 class ReserveRow(NodeTable, table=True):

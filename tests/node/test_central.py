@@ -14,8 +14,10 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -23,6 +25,7 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from postgres import fresh_postgres
 from prometheus_client import CollectorRegistry
 from yarl import URL
 
@@ -32,13 +35,17 @@ from engine.ids import NoteId, TxId
 from engine.keys import KeyPair
 from engine.model import Output, SignedTransaction, Transaction
 from engine.notary import Notary, Outcome
+from engine.participants import Participant
 from node.api import problems
 from node.central import CentralService
+from node.central_records import CentralRecords
 from node.config import NodeConfig
+from node.database import open_database
 from node.errors import NodeError
 from node.idempotency import HEADER as IDEMPOTENCY_HEADER
 from node.idempotency import REPLAYED_HEADER
 from node.ledger_intake import LedgerIntake, LedgerMetrics
+from node.messages import RegisterWallet
 from node.metrics import Metrics
 from node.request_signing import NonceCache, sign_request
 
@@ -329,7 +336,7 @@ def test_a_batch_answers_each_transaction_and_a_bad_one_alone(tmp_path: Path) ->
 
 def test_directory_masks_names_and_wallets_keep_their_bank(tmp_path: Path) -> None:
     """A payee resolves by account or phone with a masked name; both or neither is 400, an
-    unknown one 404; another bank cannot take over the wallet."""
+    unknown one 404; another bank cannot take over the wallet (`key_registered`)."""
     async def scenario(world: World) -> None:
         registered = await register_sokha(world)
         assert registered.status == 200, registered.body
@@ -344,8 +351,96 @@ def test_directory_masks_names_and_wallets_keep_their_bank(tmp_path: Path) -> No
         taken = await world.wing.post("/wallets", {
             "key": SOKHA.participant, "account": "sokha@wing", "display_name": "S",
             "role": "individual", "kyc": 1})
-        assert (taken.status, taken.body["code"]) == (403, "forbidden")
+        assert (taken.status, taken.body["code"]) == (409, "key_registered")
     run(tmp_path, scenario)
+
+
+def wallet(key: KeyPair, account: str) -> dict[str, Any]:
+    """A RegisterWallet body for `key` under `account`."""
+    return {"key": key.participant, "account": account, "display_name": "Xi Ng",
+            "role": "individual", "kyc": 1}
+
+
+def test_a_key_is_registered_once(tmp_path: Path) -> None:
+    """A bank cannot register as its customer's wallet a key the central bank, a participant
+    (an agency, another bank, itself) or another bank's customer holds: 409 `key_registered`,
+    the same words whoever holds it, and the bank reads none of their notes or balances after;
+    the central bank cannot register a wallet's key as a participant either."""
+    async def scenario(world: World) -> None:
+        await register_sokha(world)
+        for name, holder in (("central", CENTRAL), ("ministry", MINISTRY), ("aba", ABA),
+                             ("wing", WING), ("sokha", SOKHA)):
+            taken = await world.wing.post("/wallets", wallet(holder, f"{name}@wing"))
+            assert (taken.status, taken.body.get("code"), taken.body.get("detail")) == (
+                409, "key_registered", "this key is registered already"), name
+            assert (await world.wing.get("/directory", account=f"{name}@wing")).status == 404
+            if holder != WING:
+                assert (await world.wing.get(f"/balances/{holder.participant}")).status == 403
+                assert (await world.wing.get("/notes", owner=holder.participant)).status == 403
+        as_participant = await world.central.post("/participants", {
+            "name": "sokha-trading", "role": "agency", "key": SOKHA.participant})
+        assert (as_participant.status, as_participant.body["code"]) == (409, "key_registered")
+        again = await world.central.post("/participants", {
+            "name": "wing", "role": "bank", "key": WING.participant})
+        assert again.status == 201, again.body  # the same registration again changes nothing
+    run(tmp_path, scenario)
+
+
+def test_registrations_of_one_key_at_once_register_it_once(tmp_path: Path) -> None:
+    """Two banks registering one key as their customer's and the central bank registering it
+    as a participant, all at once: one of the three succeeds and the other two are 409
+    `key_registered`, key after key."""
+    async def scenario(world: World) -> None:
+        for n in range(8):
+            contested = _key(f"contested-{n}")
+            answers = await asyncio.gather(
+                world.aba.post("/wallets", wallet(contested, f"c{n}@aba")),
+                world.wing.post("/wallets", wallet(contested, f"c{n}@wing")),
+                world.central.post("/participants", {"name": f"contested-{n}", "role": "agency",
+                                                     "key": contested.participant}))
+            won = [a.status for a in answers if a.status < 300]
+            lost = [(a.status, a.body["code"]) for a in answers if a.status >= 300]
+            assert len(won) == 1 and lost == [(409, "key_registered")] * 2, answers
+    run(tmp_path, scenario)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_database_keeps_a_key_registered_once(tmp_path: Path, backend: str) -> None:
+    """The records alone, on both databases: a key registered as aba's wallet is refused to
+    wing and as a participant, and three threads released together register one key as aba's
+    wallet, as wing's and as a participant: one registration commits, the other two are
+    `key_registered`, key after key."""
+    url = (f"sqlite:///{tmp_path / 'central.db'}" if backend == "sqlite"
+           else fresh_postgres("key_registered_once"))
+    engine = open_database(url)
+    records = CentralRecords(engine)
+
+    def attempt(job: Callable[[], object], start: threading.Barrier) -> str:
+        start.wait()
+        try:
+            job()
+        except NodeError as refused:
+            return refused.problem.code
+        return "registered"
+
+    def contenders(n: int) -> list[Callable[[], object]]:
+        key = _key(f"contested-{n}").participant
+        jobs: list[Callable[[], object]] = [
+            partial(records.register_wallet, RegisterWallet(
+                key=key, account=f"c{n}@{bank}", display_name="C", role="individual", kyc=1),
+                bank) for bank in ("aba", "wing")]
+        return [*jobs, partial(records.register, Participant(key, f"p{n}", "agency"))]
+
+    try:
+        alone = threading.Barrier(1)
+        assert [attempt(job, alone) for job in contenders(99)] == [
+            "registered", "key_registered", "key_registered"]
+        for n in range(12):
+            with ThreadPoolExecutor(3) as pool:
+                outcomes = sorted(pool.map(attempt, contenders(n), [threading.Barrier(3)] * 3))
+            assert outcomes == ["key_registered", "key_registered", "registered"], n
+    finally:
+        engine.dispose()
 
 
 def test_notes_are_seen_by_owner_bank_and_central_only(tmp_path: Path) -> None:

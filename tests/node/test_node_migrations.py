@@ -99,13 +99,35 @@ def test_reservations_stored_before_0008_get_their_source_deadline(tmp_path: Pat
             ("p-1",)]
 
 
+def test_0010_registers_each_key_once_and_drops_wallets_under_participants_keys(
+        tmp_path: Path) -> None:
+    """A database at 0009 where a bank had registered a participant's key as its customer's
+    wallet: 0010 deletes that wallet (it only let the bank read the participant's data), keeps
+    the others, and lists every participant's and wallet's key once in `registered_keys`."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'central.db'}")
+    migrate(engine, command.upgrade, "node0009")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO participants (key, name, role, registered_at_s) "
+                                "VALUES ('f1', 'acleda-fx', 'fx_provider', 1), "
+                                "('b1', 'aba', 'bank', 1)"))
+        connection.execute(text(
+            "INSERT INTO wallets (key, account, bank, display_name, role, kyc, mcc, region) "
+            "VALUES ('f1', 'fx@aba', 'aba', 'F', 'individual', 1, 0, ''), "
+            "('c1', 'carol@aba', 'aba', 'C', 'individual', 1, 0, '')"))
+    upgrade(engine, "node")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT key FROM wallets")).all() == [("c1",)]
+        assert sorted(connection.execute(text("SELECT key FROM registered_keys")).all()) == [
+            ("b1",), ("c1",), ("f1",)]
+
+
 def test_the_newest_schema_downgrades_to_0004(tmp_path: Path) -> None:
-    """The downgrades from the newest to 0005 run: the hub's and providers' tables and the
-    index by age are gone again."""
+    """The downgrades from the newest to 0005 run: the registered keys, the hub's and
+    providers' tables and the index by age are gone again."""
     engine = create_engine(f"sqlite:///{tmp_path / 'node.db'}")
     upgrade(engine, "node")
     migrate(engine, command.downgrade, "node0004")
     schema = inspect(engine)
-    assert not {"hub_quotes", "hub_payments", "fx_quotes", "fx_settlements"} & set(
-        schema.get_table_names())
+    assert not {"registered_keys", "hub_quotes", "hub_payments", "fx_quotes",
+                "fx_settlements"} & set(schema.get_table_names())
     assert "idempotency_by_age" not in {i["name"] for i in schema.get_indexes("idempotency")}
