@@ -1,8 +1,11 @@
 """Who calls the central bank, and what they may see (architecture invariant 7).
 
-The central bank sees everything; a participant sees its own notes and transactions; a bank
-also sees those of the wallets it registered. Anyone else is refused with the same 403 whether
-the thing exists or not, so a refusal teaches nothing.
+What a caller may read follows attested ownership, never what a transaction or a request says
+of itself: the central bank sees everything; a key sees its own notes and the transactions it
+is a party to (it proves the key by signing); a bank also sees what the wallets it registered
+see. A key is registered once (`node.central_records`), so no bank sees a participant's or
+another bank's customer's data through a wallet. Anyone else is refused with the same 403
+whether the thing exists or not, so a refusal teaches nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +15,10 @@ from collections.abc import Collection
 from engine.encoding import from_bytes
 from engine.ids import ParticipantId, TxId
 from engine.model import Note, TokenRef, Transaction
-from engine.participants import CUSTOMER_ROLES, Participant, Registry
+from engine.participants import Participant, Registry
 from engine.store import SqlStore
 from node.central_records import CentralRecords
 from node.errors import forbidden
-
-_CENTRAL_SIGNS = frozenset({"issue", "redeem"})
 
 
 class Access:
@@ -53,16 +54,15 @@ class Access:
             raise forbidden("only the central bank may do this")
 
     def sees_owner(self, caller: ParticipantId, owner: str) -> bool:
-        """Whether the caller may see `owner`'s notes and balances."""
+        """Whether the caller may see `owner`'s notes and balances: the central bank, the
+        owner, and the bank that registered the owner's wallet."""
         if caller in (self.central.key, owner):
             return True
         return self._banks_of(caller, [owner])
 
     def sees_transaction(self, caller: ParticipantId, store: SqlStore, tx_id: TxId) -> bool:
-        """Whether the caller may see a committed transaction: the central bank, one whose
-        signature it needed, one it paid, the endorsing bank, the bank of a wallet that
-        signed, or the party a spent hash-locked note would have refunded (it learns the
-        preimage of a claim so, as on a chain)."""
+        """Whether the caller may see a committed transaction: the central bank, a party to
+        it (`_parties`), and the bank that registered a party's wallet."""
         if caller == self.central.key:
             return True
         entry = store.journal_entry(tx_id)
@@ -70,10 +70,8 @@ class Access:
             return False
         transaction = from_bytes(entry[0])
         spent = [note for note, _ in store.notes(transaction.inputs).values()]
-        signers = self._signers(transaction, spent, entry[1])
-        paid = {output.owner for output in transaction.outputs}
-        refunded = {note.lock.refund_to for note in spent if note.lock is not None}
-        return caller in signers | paid | refunded or self._banks_of(caller, signers)
+        parties = _parties(transaction, spent, entry[1])
+        return caller in parties or self._banks_of(caller, parties)
 
     def sees_note(self, caller: ParticipantId, note: Note) -> bool:
         """Whether the caller may see one note: who may see its owner, and who may see the
@@ -90,24 +88,26 @@ class Access:
         return policy is not None and participant is not None and (
             participant.name == policy.issuer)
 
-    def _signers(self, transaction: Transaction, spent: Collection[Note],
-                 endorser: ParticipantId | None) -> set[str]:
-        """Who had to sign (the journal keeps bodies, not signatures): every spent note's owner,
-        the central bank for issue and redeem, a customer's bank, and the endorser."""
-        signers: set[str] = {note.owner for note in spent}
-        if endorser is not None:
-            signers.add(endorser)
-        if transaction.operation in _CENTRAL_SIGNS:
-            signers.add(self.central.key)
-        if transaction.sender.role in CUSTOMER_ROLES:
-            bank = self.registry.by_name(transaction.sender.bank, "bank")
-            if bank is not None:
-                signers.add(bank.key)
-        return signers
-
     def _banks_of(self, caller: ParticipantId, owners: Collection[str]) -> bool:
-        """Whether the caller is the bank that registered a wallet among `owners`."""
+        """Whether the caller is the bank that registered a wallet among `owners`. A wallet
+        under the central bank's key was registered before a key could be registered once
+        (the migration removed those under participants' keys): it makes no bank its own."""
         bank = self.registry.by_key(caller)
         if bank is None or bank.role != "bank":
             return False
-        return bank.name in self.records.wallet_banks(owners).values()
+        wallets = [owner for owner in owners if owner != self.central.key]
+        return bank.name in self.records.wallet_banks(wallets).values()
+
+
+def _parties(transaction: Transaction, spent: Collection[Note],
+             endorser: ParticipantId | None) -> set[str]:
+    """The parties to a committed transaction, as the ledger attests them (the journal keeps
+    bodies, not signatures, and a body's own words about its sender attest nothing): every
+    spent note's owner and the party its lock refunds (which learns the preimage of a claim
+    so, as on a chain), the endorsing bank, and every payee."""
+    parties: set[str] = {note.owner for note in spent}
+    parties |= {note.lock.refund_to for note in spent if note.lock is not None}
+    parties |= {output.owner for output in transaction.outputs}
+    if endorser is not None:
+        parties.add(endorser)
+    return parties

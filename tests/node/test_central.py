@@ -27,6 +27,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from postgres import fresh_postgres
 from prometheus_client import CollectorRegistry
+from sqlalchemy import text
 from yarl import URL
 
 from dsl.facts import Party
@@ -386,6 +387,20 @@ def test_a_key_is_registered_once(tmp_path: Path) -> None:
     run(tmp_path, scenario)
 
 
+def test_a_wallet_under_the_central_banks_key_shows_its_bank_nothing(tmp_path: Path) -> None:
+    """A wallet row under the central bank's key, as a bank could register one before a key
+    was registered once (no migration can know that key), lets that bank read nothing of the
+    central bank's."""
+    async def scenario(world: World) -> None:
+        with world.service.engine.begin() as db:
+            db.execute(text("INSERT INTO wallets (key, account, bank, display_name, role, kyc, "
+                            "mcc, region) VALUES (:key, 'c@wing', 'wing', 'C', 'individual', 1, "
+                            "0, '')"), {"key": CENTRAL.participant})
+        assert (await world.wing.get(f"/balances/{CENTRAL.participant}")).status == 403
+        assert (await world.central.get(f"/balances/{CENTRAL.participant}")).status == 200
+    run(tmp_path, scenario)
+
+
 def test_registrations_of_one_key_at_once_register_it_once(tmp_path: Path) -> None:
     """Two banks registering one key as their customer's and the central bank registering it
     as a participant, all at once: one of the three succeeds and the other two are 409
@@ -465,6 +480,37 @@ def test_notes_are_seen_by_owner_bank_and_central_only(tmp_path: Path) -> None:
                                    after=history.body["next"])
         spent_by = {n["id"]: n["spent_by"] for n in history.body["items"] + rest.body["items"]}
         assert spent_by[note] == paid["id"] and len(spent_by) == 2
+    run(tmp_path, scenario)
+
+
+def test_a_payment_is_seen_by_its_parties_and_their_banks_alone(tmp_path: Path) -> None:
+    """wing pays aba's customer Sokha: wing, Sokha (no participant: she proves her key) and
+    aba, her bank, read the transaction and its body, Sokha and aba her note (not wing: what
+    becomes of it is hers); the ministry gets the same 403 for them as for a transaction and a
+    note that do not exist."""
+    async def scenario(world: World) -> None:
+        await register_sokha(world)
+        await world.central.post("/reserves", {"bank": "wing", "currency": "KHR",
+                                               "amount_minor": 1_000})
+        issued = await world.wing.post("/issuance", {"currency": "KHR", "amount_minor": 1_000})
+        paid = Transaction("transfer", (note_id(TxId(issued.body["tx_id"]), 0),),
+                           (Output(SOKHA.participant, 1_000, "KHR"),), Party(), Party(),
+                           int(time.time()), "wing pays sokha")
+        posted = await world.wing.post("/transactions", {"transactions": [
+            signed_wire(paid, WING)]})
+        assert posted.body["outcomes"][0]["status"] == "committed", posted.body
+        tx_id = transaction_id(paid)
+        reads = (f"/transactions/{tx_id}", f"/journal/{tx_id}", f"/notes/{note_id(tx_id, 0)}")
+        for caller, seen in ((world.wing, reads[:2]), (world.aba, reads),
+                             (Caller(world.client, SOKHA), reads)):
+            for path in seen:
+                assert (await caller.get(path)).status == 200, path
+        assert (await world.wing.get(reads[2])).status == 403
+        missing = ("/transactions/" + "0" * 64, "/journal/" + "0" * 64, "/notes/" + "0" * 64)
+        for path, absent in zip(reads, missing, strict=True):
+            refused, unknown = await world.ministry.get(path), await world.ministry.get(absent)
+            assert refused.status == unknown.status == 403
+            assert refused.body | {"instance": ""} == unknown.body | {"instance": ""}
     run(tmp_path, scenario)
 
 
