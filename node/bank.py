@@ -131,6 +131,10 @@ class BankService:
         self.payments = BankPayments(config, self.store, self.central, counters,
                                      ledger=self.ledger)
         self.history = PaymentHistory(self.store, self.central)
+        # One registration with the central bank at a time: the central directory and the
+        # bank's records then change in the same order, and a check made before registering
+        # still holds when the record is written.
+        self._registering = asyncio.Lock()
         self.api = Api(f"Earmark commercial bank {config.name}", "1",
                        "A commercial bank: its customers, their payments and reports.")
         self._declare()
@@ -204,19 +208,20 @@ class BankService:
               tag=TAG, media_type="text/csv")(self.report)
 
     async def open_customer(self, call: Call) -> CustomerWire:
-        """Open a customer and register the wallet centrally (undone if central refuses)."""
+        """Open a customer: the wallet is registered centrally first and recorded here once
+        the central bank took it, so a key it refuses (409 `key_registered`: a participant's,
+        another bank's customer's) leaves nothing here; after a failure between the two, the
+        same opening again finds the central registration the bank's own and completes."""
         self._operator(call)
         body = call.body(OpenCustomer)
         row = CustomerRow(account=f"{body.name}@{self.config.name}", key=body.key,
                           display_name=body.display_name, role=body.role, mcc=body.mcc,
                           phone=body.phone, kyc_tier=body.kyc_tier, region=body.region,
                           created_at_s=int(time.time()))
-        await self.store.add_customer(row)
-        try:
+        async with self._registering:
+            await self.store.check_new_customer(row)
             await self.central.register_wallet(wallet_of(row))
-        except BaseException:
-            await self.store.remove_customer(row.account)
-            raise
+            await self.store.add_customer(row)
         return customer_to_wire(row)
 
     async def list_customers(self, call: Call) -> CustomerList:
@@ -234,13 +239,17 @@ class BankService:
         return customer_to_wire(await self._account(call, call.path("account")))
 
     async def reverify(self, call: Call) -> CustomerWire:
-        """Change a customer's KYC tier, here and in the central directory."""
+        """Change a customer's KYC tier in the central directory, then here: a tier the
+        central bank did not take is not the bank's either."""
         self._operator(call)
         customer = await self._account(call, call.path("account"))
-        updated = await self.store.set_kyc(customer.account, call.body(Reverify).kyc_tier)
+        tier = call.body(Reverify).kyc_tier
+        async with self._registering:
+            await self.central.register_wallet(wallet_of(customer.model_copy(
+                update={"kyc_tier": tier})))
+            updated = await self.store.set_kyc(customer.account, tier)
         if updated is None:
             raise not_found("customer")
-        await self.central.register_wallet(wallet_of(updated))
         return customer_to_wire(updated)
 
     async def balances(self, call: Call) -> BalanceList:

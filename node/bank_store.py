@@ -78,8 +78,17 @@ class BankStore:
         """Insert a customer; 409 `account_taken`, `phone_taken` or `key_taken` on a duplicate."""
         await self._change_customers(lambda db: _add_customer(db, row))
 
+    async def check_new_customer(self, row: CustomerRow) -> None:
+        """The 409 `add_customer` would answer for `row` as the records stand, if any: the bank
+        asks before it registers the wallet centrally, so it registers none it would not open."""
+        await read(self.engine, self._check_new_customer, row)
+
+    def _check_new_customer(self, row: CustomerRow) -> None:
+        with self.engine.connect() as db:
+            _refuse_taken(db, row)
+
     async def remove_customer(self, account: str) -> None:
-        """Undo an opening the central bank refused."""
+        """Remove a customer's record."""
         await self._change_customers(_executing(
             CUSTOMERS.delete().where(CUSTOMERS.c.account == account)))
 
@@ -251,13 +260,18 @@ def _executing(statement: Executable) -> Callable[[Connection], None]:
     return execute
 
 
-def _add_customer(db: Connection, row: CustomerRow) -> None:
+def _refuse_taken(db: Connection, row: CustomerRow) -> None:
+    """409 if another customer has the row's account, key or phone."""
     for column, code in (("account", "account_taken"), ("key", "key_taken"),
                          ("phone", "phone_taken")):
         value = getattr(row, column)
         if value is not None and db.execute(select(CUSTOMERS.c.account).where(
                 CUSTOMERS.c[column] == value)).first() is not None:
             raise conflict(code, f"a customer with this {column} exists")
+
+
+def _add_customer(db: Connection, row: CustomerRow) -> None:
+    _refuse_taken(db, row)
     try:
         db.execute(CUSTOMERS.insert().values(**row.model_dump()))
     except IntegrityError:  # a concurrent insert won the race between check and insert

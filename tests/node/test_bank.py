@@ -28,7 +28,9 @@ from engine.model import Note, Output, TokenRef, Transaction
 from engine.validate import created_notes
 from engine.wallet import sign
 from node import bank_payments
-from node.messages import NoteWire
+from node.central_link import CentralClient
+from node.errors import NodeError
+from node.messages import NoteWire, PayeeWire, RegisterWallet
 from node.wire import note_from_wire, signed_to_wire
 
 CONTRACT = Path(__file__).parents[2] / "contracts" / "health_benefit.earmark"
@@ -128,6 +130,90 @@ def test_customers_and_who_may_see_them(tmp_path: Path) -> None:
         assert (await operator.post("/payments", {
             "to": {"account": "bob@aba"}, "currency": "KHR", "amount_minor": 1})).status == 403
         assert (await net.bank(bob).get("/customers/bob@aba")).status == 200
+    run(tmp_path, scenario)
+
+
+def test_a_key_registered_otherwise_opens_no_customer(tmp_path: Path) -> None:
+    """The operator opens no customer under a key the central bank registered otherwise (an FX
+    provider's, the ministry's, the central bank's, the bank's own, another bank's customer's):
+    the central bank's 409 `key_registered` comes back as it is, nothing is recorded, and each
+    account opens afterwards with a key of its own."""
+    async def scenario(net: Network) -> None:
+        as_central, wing, carol = net.central(CENTRAL), key("wing"), key("carol")
+        for name, role, holder in (("acleda-fx", "fx_provider", key("acleda-fx")),
+                                   ("ministry-of-health", "agency", MINISTRY),
+                                   ("wing", "bank", wing)):
+            registered = await as_central.post("/participants", {
+                "name": name, "role": role, "key": holder.participant})
+            assert registered.status == 201, registered.body
+        carol_at_wing = await net.central(wing).post("/wallets", {
+            "key": carol.participant, "account": "carol@wing", "display_name": "Carol",
+            "role": "individual", "kyc": 1})
+        assert carol_at_wing.status == 200, carol_at_wing.body
+        operator = net.bank(ABA)
+        holders = {"fx-desk": key("acleda-fx"), "ministry-desk": MINISTRY,
+                   "central-desk": CENTRAL, "aba-desk": ABA, "carol-desk": carol}
+        for name, holder in holders.items():
+            refused = await operator.post("/customers", {"name": name, "display_name": "X",
+                                                         "key": holder.participant})
+            assert (refused.status, refused.body["code"]) == (409, "key_registered"), name
+            assert (await operator.get(f"/customers/{name}@aba")).status == 404
+        assert (await operator.get("/customers")).body["items"] == []
+        for name in holders:
+            await open_customer(net, name)
+    run(tmp_path, scenario)
+
+
+def test_a_duplicate_customer_changes_nothing_at_the_central_bank(tmp_path: Path) -> None:
+    """Opening a customer under a key or a phone of one already open is refused before the
+    wallet is registered centrally: the central directory keeps the first customer's."""
+    async def scenario(net: Network) -> None:
+        alice = await open_customer(net, "alice", phone="+85512000001")
+        for body, code in (({"name": "dave", "key": alice.participant}, "key_taken"),
+                           ({"name": "erin", "key": key("erin").participant,
+                             "phone": "+85512000001"}, "phone_taken")):
+            taken = await net.bank(ABA).post("/customers", {"display_name": "X", **body})
+            assert (taken.status, taken.body["code"]) == (409, code)
+        as_aba = net.central(ABA)
+        assert (await as_aba.get("/directory", account="dave@aba")).status == 404
+        assert (await as_aba.get("/directory", account="erin@aba")).status == 404
+        kept = await as_aba.get("/directory", phone="+85512000001")
+        assert (kept.body["account"], kept.body["key"]) == ("alice@aba", alice.participant)
+    run(tmp_path, scenario)
+
+
+def test_a_customer_is_recorded_once_the_central_bank_took_her_wallet(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the central bank registers a new wallet, the bank has no such customer (her key
+    prepares nothing, the operator finds no account); once the central bank answers, she is
+    recorded. A KYC tier the central bank does not take is not recorded either."""
+    entered, release = asyncio.Event(), asyncio.Event()
+    registering = CentralClient.register_wallet
+
+    async def held(self: CentralClient, wallet: RegisterWallet) -> PayeeWire:
+        entered.set()
+        await release.wait()
+        return await registering(self, wallet)
+
+    async def scenario(net: Network) -> None:
+        alice, operator = key("alice"), net.bank(ABA)
+        monkeypatch.setattr(CentralClient, "register_wallet", held)
+        opening = asyncio.ensure_future(operator.post("/customers", {
+            "name": "alice", "display_name": "Alice", "key": alice.participant}))
+        await entered.wait()
+        assert (await operator.get("/customers/alice@aba")).status == 404
+        assert (await net.bank(alice).post("/cash-outs", {"currency": "KHR",
+                                                          "amount_minor": 1})).status == 403
+        release.set()
+        assert (await opening).status == 201
+        assert (await operator.get("/customers/alice@aba")).body["kyc_tier"] == 1
+
+        async def unreachable(self: CentralClient, wallet: RegisterWallet) -> PayeeWire:
+            raise NodeError(502, "central_unavailable", "Central bank unavailable", "down")
+        monkeypatch.setattr(CentralClient, "register_wallet", unreachable)
+        raised = await operator.post("/customers/alice@aba/kyc", {"kyc_tier": 3})
+        assert (raised.status, raised.body["code"]) == (502, "central_unavailable")
+        assert (await operator.get("/customers/alice@aba")).body["kyc_tier"] == 1
     run(tmp_path, scenario)
 
 
