@@ -87,11 +87,6 @@ class BankStore:
         with self.engine.connect() as db:
             _refuse_taken(db, row)
 
-    async def remove_customer(self, account: str) -> None:
-        """Remove a customer's record."""
-        await self._change_customers(_executing(
-            CUSTOMERS.delete().where(CUSTOMERS.c.account == account)))
-
     async def customer(self, account: str) -> CustomerRow | None:
         """The customer with this account id."""
         return await self._customer_where("account", account)
