@@ -53,6 +53,7 @@ T = TypeVar("T")
 SOURCE: Final = "KHR"
 BANK: Final = "aba"
 BUYER: Final = "sreymom"
+BUYER_ACCOUNT: Final = f"{BUYER}@{BANK}"  # the hub quotes for her by this registered account
 BUYER_FUNDS_MINOR: Final = 100_000_000  # 1 000 000.00 KHR, about 245 USD
 QR_AMOUNT: Final = "150.00"  # THB, the merchant's dynamic QR code
 QR_AMOUNT_MINOR: Final = 15_000  # the same in satang
@@ -118,7 +119,7 @@ def khr(amount_minor: int) -> str:
 async def buyer_riel(story: CrossBorderStory) -> int:
     """What the buyer's wallet holds of plain riel, as her bank shows it (locked notes apart)."""
     async with story.bank() as bank:
-        held = await bank.customer_balances(f"{BUYER}@{BANK}")
+        held = await bank.customer_balances(BUYER_ACCOUNT)
     return sum(b.amount_minor for b in held.balances if b.currency == SOURCE and b.token is None)
 
 
@@ -176,7 +177,8 @@ async def quote_toward(story: CrossBorderStory, currency: str) -> str:
     payee = story.payee(currency)
     amount = _learned(payee.amount_minor, f"the {currency} amount")
     async with story.hub() as hub:
-        offer = await hub.quote(HubQuoteRequest(source_currency=SOURCE,
+        offer = await hub.quote(HubQuoteRequest(sender_account=BUYER_ACCOUNT,
+                                                source_currency=SOURCE,
                                                 destination=payee.destination,
                                                 fixed=Fixed.DESTINATION, amount_minor=amount))
     chosen = offer.quote
@@ -230,7 +232,7 @@ async def pay_merchant(story: CrossBorderStory) -> str:
     return _lines(f"payment {paid.id}: {paid.status}",
                   f"merchant {after.holder} ({account}) at {SWITCH}: "
                   f"{format_minor(after.balance_minor, after.currency)}",
-                  f"{BUYER}@{BANK} debited {khr(debited)}, exactly as quoted")
+                  f"{BUYER_ACCOUNT} debited {khr(debited)}, exactly as quoted")
 
 
 async def resolve_seller(story: CrossBorderStory) -> str:
@@ -259,7 +261,7 @@ async def pay_seller(story: CrossBorderStory) -> str:
     return _lines(f"payment {paid.id}: {paid.status}",
                   f"{held.address} holds {format_minor(held.amount_minor, held.currency)} of "
                   "stablecoin on chain",
-                  f"{BUYER}@{BANK} debited {khr(debited)}, exactly as quoted")
+                  f"{BUYER_ACCOUNT} debited {khr(debited)}, exactly as quoted")
 
 
 async def provider_holdings(story: CrossBorderStory) -> str:

@@ -228,34 +228,40 @@ def _workspace(folder: Path | None) -> Iterator[Path]:
 
 @dataclass(frozen=True, slots=True)
 class _Sender:
-    """One sender's signed connections to the hub and to its bank."""
+    """One sender's signed connections to the hub and to its bank, and its quote request
+    (naming its account: the hub quotes for registered senders only)."""
 
     hub: HubClient
     bank: NodeClient
+    request: HubQuoteRequest
 
 
 async def _bench(devnet: Devnet, plan: HubBenchPlan,
                  progress: Callable[[str], None]) -> HubBenchResult:
-    request = HubQuoteRequest(source_currency=SOURCE_CURRENCY, destination=_merchant(devnet),
-                              fixed=Fixed.DESTINATION, amount_minor=DESTINATION_MINOR)
-    async with HubClient(devnet.url(HUB), KeyPair.generate()) as hub:
+    progress(f"opening {plan.senders} senders at {SENDER_BANK} (KYC tier {SENDER_KYC_TIER})…")
+    wallets = await _open_senders(devnet, plan)
+    request = HubQuoteRequest(sender_account=wallets[0][1], source_currency=SOURCE_CURRENCY,
+                              destination=_merchant(devnet), fixed=Fixed.DESTINATION,
+                              amount_minor=DESTINATION_MINOR)
+    async with HubClient(devnet.url(HUB), wallets[0][0]) as hub:
         debit = (await hub.quote(request)).quote.source.amount_minor
     note = _note_minor(devnet, plan, debit)
-    progress(f"opening {plan.senders} senders at {SENDER_BANK} (KYC tier {SENDER_KYC_TIER}), "
-             f"{NOTES_PER_SENDER} notes of {format_minor(note, SOURCE_CURRENCY)} each…")
-    wallets = await _open_senders(devnet, plan, note)
+    progress(f"funding each with {NOTES_PER_SENDER} notes of "
+             f"{format_minor(note, SOURCE_CURRENCY)}…")
+    await _fund(devnet, [account for _, account in wallets], note)
     progress(f"paying: {plan.payments:,} payments offered at {plan.rate_per_s:g}/s to "
              f"{plan.senders} senders…")
     async with AsyncExitStack() as stack:
         senders = [_Sender(await stack.enter_async_context(HubClient(devnet.url(HUB), wallet)),
                            await stack.enter_async_context(
-                               NodeClient(devnet.url(SENDER_BANK), wallet)))
-                   for wallet in wallets]
+                               NodeClient(devnet.url(SENDER_BANK), wallet)),
+                           request.model_copy(update={"sender_account": account}))
+                   for wallet, account in wallets]
         cpu = CpuClock({piece.name: await stack.enter_async_context(
                             NodeClient(piece.url, KeyPair.generate()))
                         for piece in devnet.manifest.pieces if piece.name != BRIDGE}, HERE)
         await cpu.start()
-        tally = await _time(senders, request, plan, progress)
+        tally = await _time(senders, plan, progress)
         cpu_s = await cpu.spent()
     return HubBenchResult("", plan, debit, tally.seconds, tally.latencies_s,
                           dict(tally.outcomes), tally.waits_s, tally.service_s, cpu_s)
@@ -283,16 +289,21 @@ def _note_minor(devnet: Devnet, plan: HubBenchPlan, debit_minor: int) -> int:
     return note
 
 
-async def _open_senders(devnet: Devnet, plan: HubBenchPlan, note_minor: int) -> list[KeyPair]:
-    """aba opens each sender and distributes its notes."""
+async def _open_senders(devnet: Devnet, plan: HubBenchPlan) -> list[tuple[KeyPair, str]]:
+    """aba opens each sender (`sender-<i>`): its wallet key and account."""
     wallets = [KeyPair.generate() for _ in range(plan.senders)]
     async with NodeClient(devnet.url(SENDER_BANK), devnet.key(SENDER_BANK)) as operator:
-        for index, wallet in enumerate(wallets):
-            account = await open_customer(operator, f"sender-{index}", wallet,
-                                          kyc_tier=SENDER_KYC_TIER)
+        return [(wallet, await open_customer(operator, f"sender-{index}", wallet,
+                                             kyc_tier=SENDER_KYC_TIER))
+                for index, wallet in enumerate(wallets)]
+
+
+async def _fund(devnet: Devnet, accounts: list[str], note_minor: int) -> None:
+    """aba distributes each sender's notes."""
+    async with NodeClient(devnet.url(SENDER_BANK), devnet.key(SENDER_BANK)) as operator:
+        for account in accounts:
             await distribute_notes(operator, account, SOURCE_CURRENCY, note_minor,
                                    NOTES_PER_SENDER)
-    return wallets
 
 
 @dataclass
@@ -320,12 +331,12 @@ class _Tally:
         return len(self.latencies_s)
 
 
-async def _time(senders: list[_Sender], request: HubQuoteRequest, plan: HubBenchPlan,
+async def _time(senders: list[_Sender], plan: HubBenchPlan,
                 progress: Callable[[str], None]) -> _Tally:
     tally = _Tally(time.perf_counter())
     reporter = asyncio.create_task(_report(tally, plan, progress))
     try:
-        await asyncio.gather(*(_send(sender, plan.share(index), request, plan, tally)
+        await asyncio.gather(*(_send(sender, plan.share(index), plan, tally)
                                for index, sender in enumerate(senders)))
     finally:
         reporter.cancel()
@@ -339,8 +350,7 @@ async def _report(tally: _Tally, plan: HubBenchPlan, progress: Callable[[str], N
         progress(tally.line(plan))
 
 
-async def _send(sender: _Sender, share: range, request: HubQuoteRequest, plan: HubBenchPlan,
-                tally: _Tally) -> None:
+async def _send(sender: _Sender, share: range, plan: HubBenchPlan, tally: _Tally) -> None:
     """Make `share`'s payments one after another, each no earlier than its arrival."""
     for index in share:
         arrival = tally.started + plan.arrival_s(index)
@@ -350,7 +360,7 @@ async def _send(sender: _Sender, share: range, request: HubQuoteRequest, plan: H
         # asyncio's sleep may end a clock tick early: a payment never begins before it arrives.
         while (begun := time.perf_counter()) < arrival:
             await asyncio.sleep(arrival - begun)
-        outcome = await _pay(sender, request)
+        outcome = await _pay(sender)
         tally.outcomes[outcome] += 1
         if outcome == COMPLETED:
             ended = time.perf_counter()
@@ -358,11 +368,11 @@ async def _send(sender: _Sender, share: range, request: HubQuoteRequest, plan: H
             tally.service_s.append(ended - begun)
 
 
-async def _pay(sender: _Sender, request: HubQuoteRequest) -> str:
+async def _pay(sender: _Sender) -> str:
     """Quote, order, lock, report, wait: the payment's final status (with its code), or the
     code of the error that stopped it."""
     try:
-        offer = await sender.hub.quote(request)
+        offer = await sender.hub.quote(sender.request)
         paid = await pay_abroad(sender.hub, sender.bank, offer.quote.id, timeout_s=FINAL_WAIT_S)
     except ClientError as error:
         return f"error {error.code}"

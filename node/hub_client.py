@@ -41,11 +41,14 @@ class HubClient(NodeClient):
         return await self._call("POST", "/resolve", ResolvedPayee, body=request)
 
     async def quote(self, request: HubQuoteRequest) -> HubQuoteWire:
-        """`POST /quotes`: the best allowed quote."""
+        """`POST /quotes`: the best allowed quote, for the wallet registered as
+        `request.sender_account` (this client's key must be the one registered there)."""
         return await self._call("POST", "/quotes", HubQuoteWire, body=request)
 
     async def order(self, quote_id: str) -> HubPaymentWire:
-        """`POST /payments`: approve the quote; the answer says what to lock."""
+        """`POST /payments`: approve the quote; the answer says what to lock. Refused
+        `quote_withdrawn` (409) when the provider can no longer credit it: the sender approves
+        a new quote instead, which the hub takes from another provider."""
         return await self._call("POST", "/payments", HubPaymentWire,
                                 body=PaymentOrder(quote_id=quote_id))
 

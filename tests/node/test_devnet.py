@@ -28,6 +28,7 @@ from node.devnet_plan import (
 from node.fx_quotes import Fixed
 from node.hub_client import HubClient
 from node.hub_messages import HubQuoteRequest
+from node.messages import OpenCustomer
 from node.settlement_messages import Destination
 
 PASSES_S = 1.5  # a few of the bridge's passes (0.5 s apart)
@@ -75,16 +76,21 @@ async def _supply(devnet: Devnet, central: str, currency: str) -> int:
 
 
 async def _best(devnet: Devnet) -> dict[str, str]:
-    """The provider the hub picks for 1 000 000 KHR to the open merchant and to an address."""
+    """The provider the hub picks for 1 000 000 KHR to the open merchant and to an address,
+    asked by a new customer of aba (the hub quotes for registered senders only)."""
     destinations = {"THB": Destination(kind="switch", system=SWITCH,
                                        account=OPEN_MERCHANT_ACCOUNT),
                     "JPY": Destination(kind="chain", system=CHAIN, account=RECEIVER)}
+    sender = KeyPair.generate()
+    async with NodeClient(devnet.url("aba"), devnet.key("aba")) as aba:
+        opened = await aba.open_customer(OpenCustomer(
+            name=f"probe{sender.participant[:8]}", display_name="Probe", key=sender.participant))
     best = {}
-    async with HubClient(devnet.url(HUB), KeyPair.generate()) as hub:
+    async with HubClient(devnet.url(HUB), sender) as hub:
         for currency, destination in destinations.items():
             quote = await hub.quote(HubQuoteRequest(
-                source_currency="KHR", destination=destination, fixed=Fixed.SOURCE,
-                amount_minor=100_000_000))
+                sender_account=opened.account, source_currency="KHR", destination=destination,
+                fixed=Fixed.SOURCE, amount_minor=100_000_000))
             best[currency] = quote.quote.provider
     return best
 

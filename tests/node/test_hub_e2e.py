@@ -11,7 +11,6 @@ test then checks that both legs settled, on both ledgers and at the switch.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
@@ -28,7 +27,7 @@ from node.fx_provider_config import load_fx_provider
 from node.fx_quotes import Fixed
 from node.hub_client import HubClient, lock_source, pay_abroad
 from node.hub_config import load_hub
-from node.hub_messages import HubPaymentWire, HubQuoteRequest
+from node.hub_messages import HubPaymentWire, HubQuoteRequest, HubQuoteWire
 from node.messages import Distribution, OpenCustomer, SettlementRequest
 from node.partner_switch_client import PartnerSwitchClient
 from node.settlement_messages import Destination
@@ -66,18 +65,32 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
         network.stop()
 
 
+def account_at(bank: str, wallet: KeyPair) -> str:
+    """The account `customer` opens at `bank` for `wallet` (named after its key)."""
+    return f"c{wallet.participant[:8]}@{bank}"
+
+
 async def customer(devnet: Devnet, bank: str, currency: str, funded_minor: int = 0) -> KeyPair:
-    """A new customer of `bank` (a fresh wallet key), holding `funded_minor` of `currency`."""
+    """A new customer of `bank` (a fresh wallet key, its account `account_at`), holding
+    `funded_minor` of `currency`."""
     wallet = KeyPair.generate()
-    name = f"c{secrets.token_hex(4)}"
+    account = account_at(bank, wallet)
     async with NodeClient(devnet.url(bank), devnet.key(bank)) as operator:
-        await operator.open_customer(OpenCustomer(name=name, display_name="Test Customer",
+        await operator.open_customer(OpenCustomer(name=account.split("@")[0],
+                                                  display_name="Test Customer",
                                                   kyc_tier=3, key=wallet.participant))
         if funded_minor:
-            await operator.distribute(Distribution(account=f"{name}@{bank}",
-                                                   currency=currency,
+            await operator.distribute(Distribution(account=account, currency=currency,
                                                    amount_minor=funded_minor))
     return wallet
+
+
+def quote_request(sender: KeyPair, destination: Destination,
+                  amount_minor: int) -> HubQuoteRequest:
+    """The aba customer `sender`'s request for a KHR quote fixing `amount_minor` there."""
+    return HubQuoteRequest(sender_account=account_at("aba", sender), source_currency="KHR",
+                           destination=destination, fixed=Fixed.DESTINATION,
+                           amount_minor=amount_minor)
 
 
 async def held(devnet: Devnet, central: str, owner: str, currency: str) -> int:
@@ -92,9 +105,7 @@ async def order_and_lock(devnet: Devnet, sender: KeyPair, destination: Destinati
     """Quote, order and lock the source leg; the payment as ordered (not yet reported)."""
     async with HubClient(devnet.url(HUB), sender) as hub, \
             NodeClient(devnet.url("aba"), sender) as bank:
-        offer = await hub.quote(HubQuoteRequest(source_currency="KHR", destination=destination,
-                                                fixed=Fixed.DESTINATION,
-                                                amount_minor=amount_minor))
+        offer = await hub.quote(quote_request(sender, destination, amount_minor))
         ordered = await hub.order(offer.quote.id)
         locked = await lock_source(bank, ordered)
     return ordered.model_copy(update={"source_tx_id": locked.tx_id})
@@ -239,9 +250,7 @@ def test_the_next_provider_serves_while_the_best_is_down(devnet: Devnet) -> None
         try:
             async with HubClient(devnet.url(HUB), sender) as hub, \
                     NodeClient(devnet.url("aba"), sender) as bank:
-                offer = await hub.quote(HubQuoteRequest(
-                    source_currency="KHR", destination=destination, fixed=Fixed.DESTINATION,
-                    amount_minor=5_000))
+                offer = await hub.quote(quote_request(sender, destination, 5_000))
                 assert offer.quote.provider == "kbank-fx"
                 assert [s.provider for s in offer.skipped] == ["acleda-fx"]
                 paid = await pay_abroad(hub, bank, offer.quote.id, timeout_s=SETTLE_WAIT_S)
@@ -274,25 +283,32 @@ def test_a_rejection_by_the_switch_refunds_the_sender(devnet: Devnet) -> None:
 
 
 def test_concurrent_orders_never_overdraw_a_providers_liquidity(devnet: Devnet) -> None:
-    """Eight orders at once for 3 000 000 JPY each, to a seller's address, against kbank-fx's
-    10 000 000 JPY: exactly three are accepted and five refused with `liquidity_exceeded`
-    (acleda-fx is down, so every quote is kbank-fx's)."""
+    """Eight orders at once for 3 000 000 JPY each, two from each of four senders, to a
+    seller's address, against kbank-fx's 10 000 000 JPY: exactly three are accepted and five
+    withdrawn (`quote_withdrawn`: kbank-fx refused them `liquidity_exceeded`; acleda-fx is
+    down, so every quote is kbank-fx's)."""
     async def story() -> None:
         destination = Destination(kind="chain", system="evm-jpy", account="0x" + "cd" * 20)
-        sender = await customer(devnet, "aba", "KHR", SENDER_KHR)
+        senders = [await customer(devnet, "aba", "KHR") for _ in range(4)]
+
+        async def order(sender: KeyPair, offer: HubQuoteWire) -> HubPaymentWire:
+            async with HubClient(devnet.url(HUB), sender) as hub:
+                return await hub.order(offer.quote.id)
         devnet.kill("acleda-fx")
         try:
-            async with HubClient(devnet.url(HUB), sender) as hub:
-                offers = [await hub.quote(HubQuoteRequest(
-                    source_currency="KHR", destination=destination, fixed=Fixed.DESTINATION,
-                    amount_minor=3_000_000)) for _ in range(8)]
-                answers = await asyncio.gather(*(hub.order(o.quote.id) for o in offers),
-                                               return_exceptions=True)
+            offers = []
+            for sender in senders:
+                async with HubClient(devnet.url(HUB), sender) as hub:
+                    offers += [(sender, await hub.quote(quote_request(sender, destination,
+                                                                      3_000_000)))
+                               for _ in range(2)]
+            answers = await asyncio.gather(*(order(*o) for o in offers),
+                                           return_exceptions=True)
         finally:
             devnet.restart("acleda-fx")
         accepted = [a for a in answers if isinstance(a, HubPaymentWire)]
         refused = [a for a in answers if isinstance(a, ClientError)]
-        assert {o.quote.provider for o in offers} == {"kbank-fx"}
+        assert {o.quote.provider for _, o in offers} == {"kbank-fx"}
         assert len(accepted) == 3, answers
-        assert len(refused) == 5 and {e.code for e in refused} == {"liquidity_exceeded"}
+        assert len(refused) == 5 and {e.code for e in refused} == {"quote_withdrawn"}
     asyncio.run(story())
