@@ -331,7 +331,7 @@ class HubService:
         """The payment in the path, if the caller may see it (others learn nothing)."""
         payment = await self.store.payment(call.path("id"))
         if payment is None:
-            raise not_found("payment")
+            raise forbidden()  # as for another's: whether a payment exists is not told
         caller = call.signed_by()
         if caller == payment.sender:
             return payment

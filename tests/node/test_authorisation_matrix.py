@@ -33,9 +33,8 @@ The order of the checks every request meets, and which this matrix holds each ro
 
 A refusal never reveals whether the thing exists: on each route, every refusal a caller meets
 (on others' resources and on ones that exist nowhere) is the same answer, status and problem
-document alike (but for its `instance`, the path). The hub answers 403 for another's payment
-and 404 for none (`KNOWN_LEAKS`, node/hub.py): its own test below is expected to fail until
-that is fixed.
+document alike (but for its `instance`, the path). The hub's payment routes, where a leak was
+found once (403 for another's payment, 404 for none), are checked for it on their own too.
 """
 
 from __future__ import annotations
@@ -558,10 +557,8 @@ def hub_payment_path(suffix: str) -> Callable[[Stage, str], str]:
 
 
 def own_at_hub(caller: str, owner: str) -> Expect:
-    """A payment at the hub: its sender's alone (others' are 403, none is 404: a leak)."""
-    if owner == NOTHING:
-        return HIDDEN
-    return OK if caller == owner else DENIED
+    """A payment at the hub: its sender's alone (others' and none alike are 403)."""
+    return OK if caller == owner and owner != NOTHING else DENIED
 
 
 HUB_ROUTES: Final[dict[tuple[str, str], Route]] = {
@@ -576,7 +573,8 @@ HUB_ROUTES: Final[dict[tuple[str, str], Route]] = {
             "source_tx_id": NONE_64}), own_at_hub),
     ("GET", "/payments/{id}"): Route(SENDERS, get(hub_payment_path("")), own_at_hub),
 }
-KNOWN_LEAKS: Final = {("hub", "POST", "/payments/{id}/source"), ("hub", "GET", "/payments/{id}")}
+# Where a leak was found once (403 for another's payment, 404 for none): checked on their own.
+HUB_PAYMENT_ROUTES: Final = {("POST", "/payments/{id}/source"), ("GET", "/payments/{id}")}
 
 
 async def fx_quote(stage: Stage) -> str:
@@ -756,7 +754,7 @@ def leaks(cells: list[Cell], service: str) -> list[str]:
     found = []
     refusals: dict[tuple[str, str, str], set[str]] = {}
     for cell in cells:
-        if cell.expected.refusal and (service, cell.method, cell.path) not in KNOWN_LEAKS:
+        if cell.expected.refusal:
             refusals.setdefault((cell.method, cell.path, cell.caller), set()).add(
                 _without_instance(cell.answer))
     for (method, path, caller), answers in refusals.items():
@@ -791,14 +789,12 @@ def test_every_route_answers_every_caller_as_the_matrix_says(tmp_path: Path,
     asyncio.run(main())
 
 
-@pytest.mark.xfail(reason="node/hub.py answers 403 for another's payment and 404 for none",
-                   strict=True)
 def test_the_hub_hides_whether_a_payment_exists(tmp_path: Path) -> None:
     """Another's payment and none at all get the same refusal at the hub."""
     async def main() -> None:
         async with hub_stage(tmp_path, "hub") as stage:
             cells = await play(stage, {(method, path): HUB_ROUTES[(method, path)]
-                                       for _, method, path in KNOWN_LEAKS})
+                                       for method, path in HUB_PAYMENT_ROUTES})
         assert leaks(cells, "") == []
     asyncio.run(main())
 
