@@ -748,9 +748,9 @@ async def play(stage: Stage, routes: dict[tuple[str, str], Route]) -> list[Cell]
     return cells
 
 
-def leaks(cells: list[Cell], service: str) -> list[str]:
+def leaks(cells: list[Cell]) -> list[str]:
     """Routes on which a caller's refusals differ from one resource to another (an absent
-    thing answered otherwise than another's), but those known."""
+    thing answered otherwise than another's)."""
     found = []
     refusals: dict[tuple[str, str, str], set[str]] = {}
     for cell in cells:
@@ -785,7 +785,7 @@ def test_every_route_answers_every_caller_as_the_matrix_says(tmp_path: Path,
             cells = await play(stage, routes)
         wrong = [m for cell in cells if (m := cell.mismatch(success[(cell.method, cell.path)]))]
         assert wrong == [], "\n".join(wrong)
-        assert leaks(cells, service) == []
+        assert leaks(cells) == []
     asyncio.run(main())
 
 
@@ -795,7 +795,7 @@ def test_the_hub_hides_whether_a_payment_exists(tmp_path: Path) -> None:
         async with hub_stage(tmp_path, "hub") as stage:
             cells = await play(stage, {(method, path): HUB_ROUTES[(method, path)]
                                        for method, path in HUB_PAYMENT_ROUTES})
-        assert leaks(cells, "") == []
+        assert leaks(cells) == []
     asyncio.run(main())
 
 
