@@ -43,7 +43,7 @@ class BatchView:
     deltas: dict[UsageKey, int] = field(default_factory=dict)
     held_deltas: dict[tuple[str, ParticipantId], int] = field(default_factory=dict)
     stored_held: dict[tuple[str, ParticipantId], int] = field(default_factory=dict)
-    outstanding_deltas: dict[tuple[str, TokenRef | None], int] = field(default_factory=dict)
+    outstanding_deltas: dict[str, int] = field(default_factory=dict)  # by currency
 
     @classmethod
     def prefetch(cls, store: SqlStore, batch: Sequence[SignedTransaction]) -> BatchView:
@@ -92,11 +92,10 @@ class BatchView:
             held = self._held(token, receiver)
         return usage_of(keys, totals, held)
 
-    def outstanding(self, currency: str, token: TokenRef | None) -> int:
-        """The store's outstanding amount of this kind of money plus this batch's changes
-        (read when asked: only an issue asks)."""
-        kind = (currency, token)
-        return self.store.outstanding(currency, token) + self.outstanding_deltas.get(kind, 0)
+    def outstanding_in(self, currency: str) -> int:
+        """What the store has outstanding in `currency` plus this batch's changes (read when
+        asked: only an issue asks)."""
+        return self.store.outstanding_in(currency) + self.outstanding_deltas.get(currency, 0)
 
     def add(self, accepted: Accepted) -> None:
         """Count an accepted transaction into the view."""
@@ -111,8 +110,8 @@ class BatchView:
         add_usage(self.deltas, accepted)
 
     def _count(self, note: Note, amount_minor: int) -> None:
-        kind = (note.currency, note.token)
-        self.outstanding_deltas[kind] = self.outstanding_deltas.get(kind, 0) + amount_minor
+        deltas = self.outstanding_deltas
+        deltas[note.currency] = deltas.get(note.currency, 0) + amount_minor
         self._count_held(note, amount_minor)
 
     def _count_held(self, note: Note, amount_minor: int) -> None:

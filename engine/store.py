@@ -248,14 +248,22 @@ class SqlStore:
         with self.engine.connect() as db:
             return joined_sum(*db.execute(query).one())
 
-    def outstanding(self, currency: str, token: TokenRef | None) -> int:
+    def outstanding(self, currency: str, token: TokenRef | None = None) -> int:
         """What is outstanding of plain money (`token` None) or of a token, in `currency`: its
-        unspent notes, summed (an issue reads it to keep within the supply cap)."""
+        unspent notes, summed."""
         kind = (_NOTES.c.token_contract.is_(None) if token is None else
                 (_NOTES.c.token_contract == token.contract) & (_NOTES.c.token_name == token.token))
+        return self._unspent_sum((_NOTES.c.currency == currency) & kind)
+
+    def outstanding_in(self, currency: str) -> int:
+        """What is outstanding in `currency`: every unspent note of it, plain or of any token
+        (an issue reads it to keep within the supply cap)."""
+        return self._unspent_sum(_NOTES.c.currency == currency)
+
+    def _unspent_sum(self, condition: ColumnElement[bool]) -> int:
         query = select(*split_sum(_NOTES.c.amount_minor)).select_from(
             _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
-            _NOTES.c.currency == currency, kind, _SPENT.c.tx_id.is_(None))
+            condition, _SPENT.c.tx_id.is_(None))
         with self.engine.connect() as db:
             return joined_sum(*db.execute(query).one())
 

@@ -49,13 +49,17 @@ def _label(period: str, day: int) -> str:
 
 def usage_keys(token: TokenRef, transaction: Transaction,
                owner: ParticipantId) -> dict[str, UsageKey]:
-    """The `Usage` field → the total it reads, for `owner` spending `token` in `transaction`."""
+    """The `Usage` field → the total it reads, for `owner` spending `token` in `transaction`.
+
+    Both parties are keys the ledger checked — the spender, and the owner of what it pays —
+    never the ids the transaction states."""
     key = token_key(token)
+    merchant = receiving_owner(transaction, owner) or owner
     keys: dict[str, UsageKey] = {}
     for period in PERIODS:
         label = period_label(period, transaction.created_at_s)
         keys[f"wallet_{period}"] = (key, "wallet", owner, label)
-        keys[f"merchant_{period}"] = (key, "merchant", transaction.receiver.id, label)
+        keys[f"merchant_{period}"] = (key, "merchant", merchant, label)
     return keys
 
 
@@ -87,6 +91,7 @@ def add_usage(deltas: dict[UsageKey, int], item: Accepted) -> None:
     if token is None or transaction.operation not in SPENDING_OPERATIONS:
         return
     purchase = transaction.operation == "purchase"
-    for field, key in usage_keys(token, transaction, spent[0].owner).items():
+    sender = item.sender if item.sender is not None else spent[0].owner
+    for field, key in usage_keys(token, transaction, sender).items():
         if field.startswith("wallet") or purchase:
             deltas[key] = deltas.get(key, 0) + item.moved_minor

@@ -57,8 +57,8 @@ class LedgerView(Protocol):
         """Totals for the token's limits as of the transaction's time."""
         ...
 
-    def outstanding(self, currency: str, token: TokenRef | None) -> int:
-        """What is outstanding of plain money (`token` None) or a token in `currency`."""
+    def outstanding_in(self, currency: str) -> int:
+        """What is outstanding in `currency`: every unspent note of it, plain or token."""
         ...
 
 
@@ -71,6 +71,9 @@ class Accepted:
     created: tuple[Note, ...]
     decision: Decision | None  # None for plain money
     moved_minor: int  # what left the sender, for usage totals
+    # Who spent, as validation found it (the note's owner, or its lock's refund party once the
+    # deadline passed): the wallet its usage counts against. None: the first note's owner.
+    sender: ParticipantId | None = None
 
 
 class _Refused(Exception):
@@ -122,10 +125,11 @@ def _validate_state(signed: SignedTransaction, ledger: LedgerView, registry: Reg
     signers = signed.signers | endorsers
     _check_authority(transaction, signers, spent, registry, sender_key, policy=policy,
                      expired=expired, now_s=now_s)
-    sender, receiver = _attested_parties(transaction, signers, registry, sender_key)
+    sender, receiver = _attested_parties(transaction, signers, registry, sender_key,
+                                         bridged=policy is not None and policy.bridged)
     _check_locks(transaction, spent, now_s)
     _check_conservation(transaction, spent, expired, policy)
-    _check_supply(transaction, token, ledger)
+    _check_supply(transaction, ledger)
     _check_tokens(transaction, spent, token, policy)
     if token is not None and policy is None:
         raise _Refused(ResultCode.CONTRACT_UNKNOWN, f"no deployed contract {token.contract} "
@@ -134,7 +138,7 @@ def _validate_state(signed: SignedTransaction, ledger: LedgerView, registry: Reg
         # Claiming or refunding a lock moves nothing to anyone new: the contract judged the
         # payment when it created the lock, and counted it toward the limits then.
         return Accepted(signed, tuple(spent), created_notes(signed.id, transaction, spent),
-                        None, 0)
+                        None, 0, sender_key)
     moved = sum(o.amount_minor for o in transaction.outputs if o.owner != sender_key) or sum(
         note.amount_minor for note in spent)
     decision = None
@@ -144,7 +148,7 @@ def _validate_state(signed: SignedTransaction, ledger: LedgerView, registry: Reg
         usage = ledger.usage(token, transaction, sender_key)
         decision = _decide(policy, transaction, spent, moved, usage, parties=(sender, receiver))
     return Accepted(signed, tuple(spent), created_notes(signed.id, transaction, spent),
-                    decision, moved)
+                    decision, moved, sender_key)
 
 
 def _issuers_operation(transaction: Transaction, policy: CompiledPolicy) -> bool:
@@ -325,7 +329,7 @@ def _check_bridged_issuer(operation: str, signers: frozenset[ParticipantId],
 
 
 def _attested_parties(transaction: Transaction, signers: frozenset[ParticipantId],
-                      registry: Registry, sender_key: ParticipantId
+                      registry: Registry, sender_key: ParticipantId, *, bridged: bool
                       ) -> tuple[Party, Party]:
     """The sender's and the receiver's facts as registered; the transaction may state them only
     as they are. The channel is vouched for by the customer's bank, and a quote by its
@@ -333,7 +337,7 @@ def _attested_parties(transaction: Transaction, signers: frozenset[ParticipantId
     sender = registry.party(sender_key)
     if sender is None:
         raise _Refused(ResultCode.PARTY_UNREGISTERED, "the sender is registered nowhere")
-    receiver_key = _receiver_key(transaction, sender_key, registry)
+    receiver_key = _receiver_key(transaction, sender_key, registry, bridged=bridged)
     receiver = registry.party(receiver_key)
     if receiver is None:
         raise _Refused(ResultCode.PARTY_UNREGISTERED, f"the receiver {receiver_key[:16]}… is "
@@ -353,15 +357,18 @@ def _attested_parties(transaction: Transaction, signers: frozenset[ParticipantId
     return sender, receiver
 
 
-def _receiver_key(transaction: Transaction, sender_key: ParticipantId,
-                  registry: Registry) -> ParticipantId:
+def _receiver_key(transaction: Transaction, sender_key: ParticipantId, registry: Registry,
+                  *, bridged: bool) -> ParticipantId:
     others = {output.owner for output in transaction.outputs if output.owner != sender_key}
     if len(others) > 1:
         raise _Refused(ResultCode.MALFORMED, "a transaction pays one receiver (and the sender "
                        "its change)")
     if others:
         return others.pop()
-    return registry.central_bank.key if transaction.operation in _DESTROYS_MONEY else sender_key
+    # Redeemed plain money goes back to the central bank; a burned token, to no one but its
+    # issuer, who burns it.
+    redeemed = transaction.operation in _DESTROYS_MONEY and not bridged
+    return registry.central_bank.key if redeemed else sender_key
 
 
 def _check_stated(side: str, stated: Party, attested: Party) -> None:
@@ -424,13 +431,14 @@ def _totals(items: Sequence[Note | Output]) -> dict[str, int]:
     return dict(totals)
 
 
-def _check_supply(transaction: Transaction, token: TokenRef | None, ledger: LedgerView) -> None:
-    """An issue keeps what is outstanding of its money within `SUPPLY_MAX_MINOR`, so every
-    total of it fits the stores' 64-bit columns."""
+def _check_supply(transaction: Transaction, ledger: LedgerView) -> None:
+    """An issue keeps what is outstanding in its currency — plain money, the earmarks labelled
+    from it and bridged tokens alike — within `SUPPLY_MAX_MINOR`, so every total of the
+    currency fits the stores' 64-bit columns (a label moves money within it)."""
     if transaction.operation not in _NEW_MONEY:
         return
     for currency, amount_minor in _totals(transaction.outputs).items():
-        outstanding = ledger.outstanding(currency, token)
+        outstanding = ledger.outstanding_in(currency)
         if amount_minor > SUPPLY_MAX_MINOR - outstanding:
             raise _Refused(ResultCode.SUPPLY_CAP_EXCEEDED, f"{outstanding} {currency} minor "
                            f"units are outstanding; at most {SUPPLY_MAX_MINOR} may be")
