@@ -213,7 +213,7 @@ def test_a_bridged_token_is_issued_and_redeemed_by_its_issuer_alone(ledger: Ledg
                                  sender=BOB_FACTS, receiver=BRIDGE_FACTS,
                                  nonce="withdraw-1"), BOB, HALYK))
     assert verify(ledger.store).supply == {"JPY": 700}
-    # A redeem's receiver is the central bank (nothing else receives): stated as none.
+    # The burn states no receiver facts: the ledger reads them from the registrations.
     burn = tx("redeem", back, [Output(BRIDGE.participant, 200, "JPY", JPYS)],
               sender=BRIDGE_FACTS, nonce="withdraw-1")
     ledger.submit(sign(burn, BRIDGE))

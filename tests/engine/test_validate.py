@@ -86,6 +86,10 @@ class MemoryLedger:
         return sum(note.amount_minor for note, spent in self.entries.values()
                    if not spent and (note.currency, note.token) == (currency, token))
 
+    def outstanding_in(self, currency: str) -> int:
+        return sum(note.amount_minor for note, spent in self.entries.values()
+                   if not spent and note.currency == currency)
+
     def apply(self, accepted: Accepted) -> None:
         for note in accepted.spent:
             self.entries[note.id] = (note, True)
@@ -239,6 +243,22 @@ def test_only_the_central_bank_issues() -> None:
     assert refuse(ledger, signed).code is ResultCode.NOT_AUTHORISED
 
 
+def test_only_a_bank_redeems_plain_money(funded: tuple[MemoryLedger, Note]) -> None:
+    """The central bank redeems a bank's own notes: the ministry's plain money, even with the
+    central bank's signature, is not_authorised; Halyk's commits."""
+    ledger, _ = funded
+    for holder, code in ((MINISTRY, ResultCode.NOT_AUTHORISED), (HALYK, None)):
+        note = _plain_to(ledger, MINISTRY, 5_000) if holder is MINISTRY else ledger.held(
+            holder, None)
+        redeem = sign(tx("redeem", [note], [], sender=NO_FACTS), holder, CENTRAL)
+        if code is None:
+            assert accept(ledger, redeem).created == ()
+        else:
+            refusal = refuse(ledger, redeem)
+            assert refusal.code is code
+            assert "redeemed by a bank" in refusal.reason
+
+
 # ---- the findings of issue 21: each committed before the ledger read the registrations -------
 
 _LIES_SENDER = Party("ministry-of-health", "agency")  # Alice claims to be the agency
@@ -271,7 +291,7 @@ def test_finding_a_customer_buys_groceries_with_benefit_by_stating_her_own_facts
 
 
 def _plain_to(ledger: MemoryLedger, owner: KeyPair, amount_minor: int) -> Note:
-    """The central bank issues to Halyk, which pays `owner` (a customer) plain KZT."""
+    """The central bank issues to Halyk, which pays `owner` plain KZT."""
     (issued,) = accept(ledger, sign(tx("issue", [], [Output(HALYK.participant, amount_minor,
                                                             "KZT")], sender=CENTRAL_FACTS,
                                        nonce=f"fund-{owner.participant[:8]}"), CENTRAL)).created
