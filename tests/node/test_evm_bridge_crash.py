@@ -124,38 +124,40 @@ async def _story(folder: Path, network: LocalNetwork, rpc_url: str) -> None:
     coin.mint(setup.issuer, holder.address, 10**6 * YEN)
     coin.approve(holder, vault.address, 10**6 * YEN)
 
-    deposits = [rng.randint(1, 500) for _ in range(KILLS * 2)]
-    for round_deposits in (deposits[i::KILLS] for i in range(KILLS)):
+    try:
+        deposits = [rng.randint(1, 500) for _ in range(KILLS * 2)]
+        for round_deposits in (deposits[i::KILLS] for i in range(KILLS)):
+            bridge.start()
+            for amount in round_deposits:
+                vault.deposit(holder, amount * YEN, bytes.fromhex(EXPORTER.participant))
+                chain.mine(1)
+                time.sleep(rng.uniform(0.0, 0.3))
+            bridge.kill()
         bridge.start()
-        for amount in round_deposits:
-            vault.deposit(holder, amount * YEN, bytes.fromhex(EXPORTER.participant))
-            chain.mine(1)
-            time.sleep(rng.uniform(0.0, 0.3))
-        bridge.kill()
-    bridge.start()
-    async with NodeClient(central_url, network.key(CENTRAL_NAME)) as central:
-        await _until(chain, lambda: _held(central, config.token), sum(deposits))
+        async with NodeClient(central_url, network.key(CENTRAL_NAME)) as central:
+            await _until(chain, lambda: _held(central, config.token), sum(deposits))
 
-        async with NodeClient(central_url, EXPORTER) as client:
-            exporter = LedgerWallet(client, "exporter")
-            receivers = [chain.new_account().address for _ in range(KILLS)]
-            amounts = [rng.randint(1, 50) for _ in receivers]
-            for receiver, amount in zip(receivers, amounts, strict=True):
-                paid = await exporter.pay(config.key.participant, Party(), amount, "JPY",
-                                          token_from_wire(config.token), memo=f"evm:{receiver}")
-                assert paid.status == "committed", paid
-                time.sleep(rng.uniform(0.05, 0.6))
-                bridge.kill()
-                bridge.start()
-        await _until(chain, lambda: _on_chain(coin, receivers), sum(amounts))
-        assert await _held(central, config.token) == sum(deposits) - sum(amounts)
-        async with NodeClient(central_url, EXPORTER) as client:
-            story = SwapStory(chain, config, setup.operator, bridge, rng,
-                              LedgerWallet(client, "exporter"))
-            coin.mint(setup.issuer, setup.operator.address, 10**6 * YEN)
-            await story.out_swaps()
-            await story.in_swaps(holder)
-    bridge.stop()
+            async with NodeClient(central_url, EXPORTER) as client:
+                exporter = LedgerWallet(client, "exporter")
+                receivers = [chain.new_account().address for _ in range(KILLS)]
+                amounts = [rng.randint(1, 50) for _ in receivers]
+                for receiver, amount in zip(receivers, amounts, strict=True):
+                    paid = await exporter.pay(config.key.participant, Party(), amount, "JPY",
+                                              token_from_wire(config.token), memo=f"evm:{receiver}")
+                    assert paid.status == "committed", paid
+                    time.sleep(rng.uniform(0.05, 0.6))
+                    bridge.kill()
+                    bridge.start()
+            await _until(chain, lambda: _on_chain(coin, receivers), sum(amounts))
+            assert await _held(central, config.token) == sum(deposits) - sum(amounts)
+            async with NodeClient(central_url, EXPORTER) as client:
+                story = SwapStory(chain, config, setup.operator, bridge, rng,
+                                  LedgerWallet(client, "exporter"))
+                coin.mint(setup.issuer, setup.operator.address, 10**6 * YEN)
+                await story.out_swaps()
+                await story.in_swaps(holder)
+    finally:
+        bridge.stop()  # also when the story fails: no bridge outlives its test
 
     assert [coin.balance_of(r) for r in receivers] == [a * YEN for a in amounts]
     paid_ids = [w.withdrawal_id for w in vault.withdrawals(0, chain.block_number())]
