@@ -283,6 +283,12 @@ def _check_authority(transaction: Transaction, signers: frozenset[ParticipantId]
         raise _Refused(ResultCode.NOT_AUTHORISED, "every note's owner signs its spending")
     if transaction.operation == "label" and (issuer is None or issuer.key != sender_key):
         raise _Refused(ResultCode.NOT_AUTHORISED, "only the token's issuer labels money")
+    if transaction.operation == "label" and any(o.owner != sender_key
+                                                for o in transaction.outputs):
+        # The policy does not judge a label: labelling into another's wallet would skip the
+        # rules its distribution must pass.
+        raise _Refused(ResultCode.NOT_AUTHORISED, "a label keeps the money with its issuer: "
+                       "distribute it after, under the token's rules")
     customer = registry.customer(sender_key)
     if customer is not None and not _settles_lock(transaction, spent, now_s):
         # Decided by who owns the notes, whatever the transaction says of its sender.

@@ -528,3 +528,20 @@ def test_finding_a_label_from_token_notes(funded: tuple[MemoryLedger, Note]) -> 
     refusal = refuse(ledger, sign(relabel, MINISTRY))
     assert refusal.code is ResultCode.TOKEN_CHANGE_NOT_ALLOWED
     assert "plain money" in refusal.reason
+
+
+def test_a_label_keeps_the_money_with_its_issuer(funded: tuple[MemoryLedger, Note]) -> None:
+    """The ministry labels plain money straight into Dana's wallet (KYC 0), which its own
+    `allow distribute when receiver.kyc >= 1` would refuse: the policy never judges a label, so
+    a label may only keep the money with its issuer (not_authorised); labelling to itself
+    commits."""
+    ledger, _ = funded
+    note = _plain_to(ledger, MINISTRY, 5_000)
+    into_dana = tx("label", [note], [Output(DANA.participant, 5_000, "KZT", HEALTH)],
+                   sender=AGENCY_FACTS, nonce="label-into-dana")
+    refusal = refuse(ledger, sign(into_dana, MINISTRY))
+    assert refusal.code is ResultCode.NOT_AUTHORISED
+    assert "keeps the money with its issuer" in refusal.reason
+    own = tx("label", [note], [Output(MINISTRY.participant, 5_000, "KZT", HEALTH)],
+             sender=AGENCY_FACTS, nonce="label-own")
+    accept(ledger, sign(own, MINISTRY))
