@@ -38,7 +38,6 @@ from node.tables import IdempotencyRow
 
 HEADER: Final = "Idempotency-Key"
 _CLAIMED: Final = 0  # the status of a key whose request is running
-_RELEASED: Final = -1  # a claim dropped while we looked: claim again
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 KEY_CHARS_MAX: Final = 128
 _TABLE = IdempotencyRow.__table__  # type: ignore[attr-defined]
@@ -84,14 +83,12 @@ class IdempotencyStore:
         key = _valid_key(key)
         digest = hashlib.sha256(request).hexdigest()
         for _ in range(_CLAIM_ATTEMPTS):
-            stored = await self._claim(caller, key, digest)
-            if stored is None:
+            if await self._claim(caller, key, digest):
                 return await self._produce(caller, key, produce)
-            if stored.status != _CLAIMED:
-                return _replay(stored, digest)
-            if stored.request_sha256 != digest:
-                raise _reused()
-            raise _in_use()
+            stored = await read(self._engine, self._find.rows, caller=caller, key=key)
+            if stored:
+                return _replay(_Stored(*stored[0]), digest)
+            # The holder dropped its claim between our insert and this read: claim again.
         raise _in_use()  # claimed and released over and over meanwhile: let the caller retry
 
     async def _produce(self, caller: str, key: str,
@@ -111,8 +108,8 @@ class IdempotencyStore:
             await self._writer.write(lambda db: db.execute(_RELEASE, _ids(caller, key)))
         return response
 
-    async def _claim(self, caller: str, key: str, digest: str) -> _Stored | None:
-        """None if this request now holds the key; else the row that holds it."""
+    async def _claim(self, caller: str, key: str, digest: str) -> bool:
+        """Whether this request now holds the key (False: another row holds it)."""
         now_s = int(self._clock())
         values = {"caller": caller, "key": key, "request_sha256": digest, "status": _CLAIMED,
                   "media_type": "", "body": b"", "created_at_s": now_s}
@@ -123,10 +120,8 @@ class IdempotencyStore:
         try:
             await self._pruning.write(self._writer, insert, now_s)
         except IntegrityError:
-            stored = await read(self._engine, self._find.rows, caller=caller, key=key)
-            # Dropped between our insert and this read: claim again.
-            return _Stored(*stored[0]) if stored else _Stored("", _RELEASED, "", b"")
-        return None
+            return False
+        return True
 
     def recover(self) -> int:
         """Drop the claims of requests that were running when the service stopped (its one
@@ -179,8 +174,11 @@ def _in_use() -> NodeError:
 
 
 def _replay(stored: _Stored, digest: str) -> web.Response:
+    """The stored answer; refused for another request, and "in use" while it runs."""
     if stored.request_sha256 != digest:
         raise _reused()
+    if stored.status == _CLAIMED:
+        raise _in_use()
     return web.Response(status=stored.status, body=stored.body, content_type=stored.media_type,
                         headers={REPLAYED_HEADER: "true"})
 

@@ -309,3 +309,25 @@ def test_pruning_on_postgresql() -> None:
     with engine.connect() as db:
         assert db.scalar(select(func.count()).select_from(IdempotencyRow)) == 2
     engine.dispose()
+
+
+def test_a_claim_dropped_while_another_looks_is_claimed_again(tmp_path: Path) -> None:
+    """The holder drops its claim (its answer was not final) between the second request's
+    insert and its read: the second request claims again and runs, where it was told that it
+    reused the key for another request."""
+    engine = open_database(f"sqlite:///{tmp_path / 'node.db'}")
+    idempotency, produce = IdempotencyStore(engine), Producer()
+    with engine.begin() as db:  # the first request's claim, as `_claim` writes it
+        db.execute(IdempotencyRow.__table__.insert().values(  # type: ignore[attr-defined]
+            caller="alice", key="key-1", request_sha256="held", status=0, media_type="",
+            body=b"", created_at_s=0))
+    found = idempotency._find.rows
+
+    def dropped_meanwhile(**where: object) -> list[object]:
+        with engine.begin() as db:
+            db.execute(IdempotencyRow.__table__.delete())  # type: ignore[attr-defined]
+        return list(found(**where))
+
+    idempotency._find.rows = dropped_meanwhile  # type: ignore[method-assign]
+    assert answer(idempotency, produce).status == 201
+    assert produce.calls == 1
