@@ -101,6 +101,14 @@ def split_sum(amounts: ColumnElement[int]) -> tuple[ColumnElement[Any], ColumnEl
             func.coalesce(func.sum(amounts.op("&")(literal_column(str(2**_LOW_BITS - 1)))), 0))
 
 
+def _of_kind(token: TokenRef | None) -> ColumnElement[bool]:
+    """Notes of `token`, or of plain money when None."""
+    contract, name = _NOTES.c.token_contract, _NOTES.c.token_name
+    kind: ColumnElement[bool] = (contract.is_(None) if token is None else
+                                 (contract == token.contract) & (name == token.token))
+    return kind
+
+
 def joined_sum(high: int | Decimal, low: int | Decimal) -> int:
     """The exact total of the two partial sums that `split_sum` selects."""
     return (int(high) << _LOW_BITS) + int(low)
@@ -232,28 +240,16 @@ class SqlStore:
 
     def held(self, token: TokenRef, owner: ParticipantId) -> int:
         """What `owner` holds of `token` now, unspent."""
-        query = select(*split_sum(_NOTES.c.amount_minor)).select_from(
-            _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
-            _NOTES.c.owner == owner, _NOTES.c.token_contract == token.contract,
-            _NOTES.c.token_name == token.token, _SPENT.c.tx_id.is_(None))
-        with self.engine.connect() as db:
-            return joined_sum(*db.execute(query).one())
+        return self._unspent_sum((_NOTES.c.owner == owner) & _of_kind(token))
 
     def supply(self, token: TokenRef) -> int:
         """What is outstanding of `token`: every unspent note of it, summed."""
-        query = select(*split_sum(_NOTES.c.amount_minor)).select_from(
-            _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
-            _NOTES.c.token_contract == token.contract, _NOTES.c.token_name == token.token,
-            _SPENT.c.tx_id.is_(None))
-        with self.engine.connect() as db:
-            return joined_sum(*db.execute(query).one())
+        return self._unspent_sum(_of_kind(token))
 
     def outstanding(self, currency: str, token: TokenRef | None = None) -> int:
         """What is outstanding of plain money (`token` None) or of a token, in `currency`: its
         unspent notes, summed."""
-        kind = (_NOTES.c.token_contract.is_(None) if token is None else
-                (_NOTES.c.token_contract == token.contract) & (_NOTES.c.token_name == token.token))
-        return self._unspent_sum((_NOTES.c.currency == currency) & kind)
+        return self._unspent_sum((_NOTES.c.currency == currency) & _of_kind(token))
 
     def outstanding_in(self, currency: str) -> int:
         """What is outstanding in `currency`: every unspent note of it, plain or of any token
@@ -261,6 +257,7 @@ class SqlStore:
         return self._unspent_sum(_NOTES.c.currency == currency)
 
     def _unspent_sum(self, condition: ColumnElement[bool]) -> int:
+        """The unspent notes matching `condition`, summed without overflow (`split_sum`)."""
         query = select(*split_sum(_NOTES.c.amount_minor)).select_from(
             _NOTES.outerjoin(_SPENT, _SPENT.c.note_id == _NOTES.c.id)).where(
             condition, _SPENT.c.tx_id.is_(None))
