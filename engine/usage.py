@@ -91,7 +91,6 @@ def add_usage(deltas: dict[UsageKey, int], item: Accepted) -> None:
     if token is None or transaction.operation not in SPENDING_OPERATIONS:
         return
     purchase = transaction.operation == "purchase"
-    sender = item.sender if item.sender is not None else spent[0].owner
-    for field, key in usage_keys(token, transaction, sender).items():
+    for field, key in usage_keys(token, transaction, item.sender).items():
         if field.startswith("wallet") or purchase:
             deltas[key] = deltas.get(key, 0) + item.moved_minor

@@ -72,8 +72,8 @@ class Accepted:
     decision: Decision | None  # None for plain money
     moved_minor: int  # what left the sender, for usage totals
     # Who spent, as validation found it (the note's owner, or its lock's refund party once the
-    # deadline passed): the wallet its usage counts against. None: the first note's owner.
-    sender: ParticipantId | None = None
+    # deadline passed; for an issue, who issued): the wallet its usage counts against.
+    sender: ParticipantId
 
 
 class _Refused(Exception):

@@ -362,7 +362,7 @@ def _unchecked(store: SqlStore, transactions: list[Transaction], *,
         signed = sign(transaction, ALICE)
         spent = spending[index:index + 1]
         accepted.append(Accepted(signed, spent, created_notes(signed.id, transaction, spent),
-                                 None, moved_minor))
+                                 None, moved_minor, ALICE.participant))
     store.commit(accepted, NOW_S)
     return [note for item in accepted for note in item.created]
 

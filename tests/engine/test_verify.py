@@ -130,7 +130,8 @@ class Journal:
                                   sender, receiver, at_s, f"n{len(self.ids)}")
         signed = sign(transaction, signer)
         created = created_notes(signed.id, transaction, inputs)
-        self.store.commit([Accepted(signed, inputs, created, None, 0)], at_s)
+        spender = inputs[0].owner if inputs else signer.participant
+        self.store.commit([Accepted(signed, inputs, created, None, 0, spender)], at_s)
         self.ids.append(signed.id)
         return created
 

@@ -28,7 +28,8 @@ def _two_max_notes_to_aba(world: World) -> None:
     signed = SignedTransaction(tx_id, transaction, (
         Signature(CENTRAL.participant, CENTRAL.sign(signing_bytes(tx_id))),))
     world.service.store.commit(
-        [Accepted(signed, (), created_notes(tx_id, transaction, ()), None, 0)], 1_767_225_600)
+        [Accepted(signed, (), created_notes(tx_id, transaction, ()), None, 0,
+                  CENTRAL.participant)], 1_767_225_600)
 
 
 def test_statistics_and_balances_sum_past_2_to_the_63(tmp_path: Path) -> None:
